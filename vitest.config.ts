@@ -5,6 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Native plugins are process-global (dlopen): keep each file in its own fork.
     pool: 'forks',
+    globalSetup: ['test/setup/native-fixtures.ts'],
     testTimeout: 30_000,
     hookTimeout: 180_000,
   },

@@ -3,7 +3,9 @@
 # Paths are relative to this file, so it works from any binding.gyp.
 {
   'variables': {
+    # Override per target or with `node-gyp rebuild -- -Dplughost_build_id=...`.
     'plughost_napi_version%': '8',
+    'plughost_build_id%': '<!(node -p "require(\'plughost/native/build-id.cjs\').resolveBuildId()")',
   },
   'include_dirs': [
     'include',
@@ -11,7 +13,7 @@
   ],
   'defines': [
     'NAPI_VERSION=<(plughost_napi_version)',
-    'PLUGHOST_BUILD_ID="<!(node -p \"require(\'plughost/native/build-id.cjs\').resolveBuildId()\")"',
+    'PLUGHOST_BUILD_ID="<(plughost_build_id)"',
   ],
   'cflags': ['-Wall', '-Wextra', '-Werror', '-fvisibility=hidden', '-O3'],
   'cflags_cc': ['-Wall', '-Wextra', '-Werror', '-fvisibility=hidden', '-O3'],

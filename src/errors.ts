@@ -24,7 +24,10 @@ export type ErrorCode =
   | 'PLUGHOST_DESCRIPTOR_MISMATCH'
   // Using the API.
   | 'PLUGHOST_UNKNOWN_METHOD'
-  | 'PLUGHOST_INVALID_ARGUMENT';
+  | 'PLUGHOST_INVALID_ARGUMENT'
+  // Building plugins.
+  | 'PLUGHOST_NO_NODE_HEADERS'
+  | 'PLUGHOST_BUILD_FAILED';
 
 export interface ErrorDetails {
   /** The plugin file the error is about. */
@@ -84,6 +87,9 @@ export class PluginLoadError extends PlughostError {}
 
 /** The API was called wrongly. */
 export class PlughostUsageError extends PlughostError {}
+
+/** A plugin build (node-gyp, cmake-js) could not run or failed. */
+export class BuildError extends PlughostError {}
 
 function composeMessage(message: string, d: ErrorDetails): string {
   let text = d.file === undefined ? message : `${d.file}: ${message}`;

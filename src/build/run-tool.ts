@@ -1,0 +1,39 @@
+// Runs a build tool as a child process, keeping its output for error reports.
+import { spawn } from 'node:child_process';
+
+import { BuildError } from '../errors.js';
+
+export interface ToolRun {
+  readonly command: string;
+  readonly output: string;
+  readonly ms: number;
+}
+
+export function runTool(
+  label: string,
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<ToolRun> {
+  const started = Date.now();
+  const command = [process.execPath, ...args].join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.stderr.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const output = Buffer.concat(chunks).toString('utf8');
+      if (code === 0) {
+        resolve({ command, output, ms: Date.now() - started });
+        return;
+      }
+      const tail = output.trimEnd().split('\n').slice(-40).join('\n');
+      reject(
+        new BuildError('PLUGHOST_BUILD_FAILED', `${label} failed (${signal ?? `exit ${code}`}) in ${options.cwd}\n${tail}`, {
+          hint: `Re-run by hand to see everything: (cd ${options.cwd} && ${command})`,
+        }),
+      );
+    });
+  });
+}

@@ -1,0 +1,22 @@
+import path from 'node:path';
+
+import { buildPlugins, writeBuildInfo } from '../../build/build-plugins.js';
+import { formatMs, reportFailure } from '../output.js';
+
+export async function buildCommand(opts: { buildId?: string; dir?: string }): Promise<void> {
+  const projectDir = path.resolve(opts.dir ?? '.');
+  try {
+    const result = await buildPlugins({
+      projectDir,
+      buildId: opts.buildId,
+      log: (line) => process.stdout.write(line + '\n'),
+    });
+    const info = writeBuildInfo(projectDir, result);
+    for (const p of result.plugins) process.stdout.write(`built ${p.name.padEnd(12)} ${path.relative(projectDir, p.file)}\n`);
+    process.stdout.write(
+      `build ${result.buildId}: ${result.plugins.length} plugin(s) in ${formatMs(result.ms)}; wrote ${path.relative(projectDir, info)}\n`,
+    );
+  } catch (err) {
+    reportFailure(err, false);
+  }
+}

@@ -1,0 +1,121 @@
+// The host: one object that loads plugins against one release's expectations.
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+import { hostBuildId, isValidBuildId } from './build/build-id.js';
+import { PlughostError, PlughostUsageError, type ErrorCode } from './errors.js';
+import { loadNativeModule } from './native/load.js';
+import { createNativePlugin, type MethodTable, type NativePlugin } from './native/plugin.js';
+
+export interface HostOptions {
+  /**
+   * The build ID every plugin must carry. Defaults to the ID this plughost
+   * package was built with (`plughost build` stamps it).
+   */
+  readonly buildId?: string;
+}
+
+export interface LoadNativeOptions {
+  /** Refuse the file unless its SHA-256 (hex) equals this. */
+  readonly sha256?: string;
+}
+
+export type LoadStatus = 'loaded' | 'cached' | 'refused' | 'failed';
+
+export interface LoadEvent {
+  readonly file: string;
+  readonly plugin: string | undefined;
+  readonly status: LoadStatus;
+  readonly code: ErrorCode | undefined;
+  readonly totalMs: number;
+  readonly verifyMs: number | undefined;
+  readonly dlopenMs: number | undefined;
+  readonly at: number;
+}
+
+export interface HostStats {
+  readonly loads: Readonly<Record<LoadStatus, number>>;
+  /** The most recent load attempts, oldest first (at most 1000). */
+  readonly events: readonly LoadEvent[];
+}
+
+export interface Host {
+  readonly buildId: string;
+  /** Verifies, then loads, a native plugin; the same file (by inode) always yields the same plugin. */
+  loadNative<M extends MethodTable = MethodTable>(file: string, options?: LoadNativeOptions): NativePlugin<M>;
+  /** Plugins this host has loaded, in load order. */
+  plugins(): readonly NativePlugin[];
+  stats(): HostStats;
+}
+
+const MAX_EVENTS = 1000;
+// Codes raised after plugin code started to run; the rest are refusals before it.
+const LOAD_FAILURES: ReadonlySet<ErrorCode> = new Set([
+  'PLUGHOST_DLOPEN_FAILED',
+  'PLUGHOST_INIT_FAILED',
+  'PLUGHOST_DESCRIPTOR_MISMATCH',
+]);
+
+export function createHost(options: HostOptions = {}): Host {
+  const buildId = options.buildId ?? hostBuildId();
+  if (typeof buildId !== 'string' || !isValidBuildId(buildId)) {
+    throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'invalid build ID', {
+      expected: '1-63 characters from [A-Za-z0-9._+-]',
+      found: JSON.stringify(buildId),
+    });
+  }
+  const byKey = new Map<string, NativePlugin>();
+  const counts: Record<LoadStatus, number> = { loaded: 0, cached: 0, refused: 0, failed: 0 };
+  const events: LoadEvent[] = [];
+
+  const record = (event: Omit<LoadEvent, 'at'>): void => {
+    counts[event.status]++;
+    events.push({ ...event, at: Date.now() });
+    if (events.length > MAX_EVENTS) events.shift();
+  };
+
+  return {
+    buildId,
+    loadNative<M extends MethodTable = MethodTable>(file: string, opts: LoadNativeOptions = {}): NativePlugin<M> {
+      if (typeof file !== 'string' || file === '') {
+        throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'loadNative needs a file path', {
+          found: String(file),
+        });
+      }
+      const absolute = path.resolve(file);
+      const started = performance.now();
+      try {
+        const { module, cached } = loadNativeModule(absolute, { buildId, sha256: opts.sha256 });
+        let plugin = byKey.get(module.key);
+        if (plugin === undefined) {
+          plugin = createNativePlugin(module);
+          byKey.set(module.key, plugin);
+        }
+        record({
+          file: absolute,
+          plugin: plugin.name,
+          status: cached ? 'cached' : 'loaded',
+          code: undefined,
+          totalMs: cached ? performance.now() - started : module.timings.totalMs,
+          verifyMs: cached ? undefined : module.timings.verifyMs,
+          dlopenMs: cached ? undefined : module.timings.dlopenMs,
+        });
+        return plugin as NativePlugin<M>;
+      } catch (err) {
+        const code = err instanceof PlughostError ? err.code : undefined;
+        record({
+          file: absolute,
+          plugin: undefined,
+          status: code !== undefined && !LOAD_FAILURES.has(code) ? 'refused' : 'failed',
+          code,
+          totalMs: performance.now() - started,
+          verifyMs: undefined,
+          dlopenMs: undefined,
+        });
+        throw err;
+      }
+    },
+    plugins: () => [...byKey.values()],
+    stats: () => ({ loads: { ...counts }, events: [...events] }),
+  };
+}

@@ -1,0 +1,18 @@
+// plughost's public API. Everything not exported here is internal.
+export { createHost } from './host.js';
+export type { Host, HostOptions, HostStats, LoadEvent, LoadNativeOptions, LoadStatus } from './host.js';
+export type { MethodTable, NativePlugin } from './native/plugin.js';
+export type { ApiVersion, NativeDescriptor } from './native/descriptor.js';
+export { HOST_API_VERSION } from './native/descriptor.js';
+export { inspectNative, verifyNative } from './native/inspect.js';
+export type { NativeInspection, NativeVerification } from './native/inspect.js';
+export { resolveBuildId } from './build/build-id.js';
+export {
+  PlughostError,
+  PluginCompatibilityError,
+  PluginFormatError,
+  PluginIntegrityError,
+  PluginLoadError,
+  PlughostUsageError,
+} from './errors.js';
+export type { ErrorCode, ErrorDetails } from './errors.js';
