@@ -5,7 +5,7 @@ import path from 'node:path';
 
 import { BuildError, PlughostUsageError } from '../errors.js';
 import { resolveBuildId, isValidBuildId, BUILD_INFO_FILE, type BuildInfo } from './build-id.js';
-import { findNodeHeaders } from './node-headers.js';
+import { findNodeHeaders, type NodeHeaders } from './node-headers.js';
 import { runTool } from './run-tool.js';
 
 export type Builder = 'node-gyp' | 'cmake-js';
@@ -35,6 +35,8 @@ export interface BuildOptions {
   /** Progress lines ("building crc32 with node-gyp ..."). */
   readonly log?: (line: string) => void;
   readonly env?: NodeJS.ProcessEnv;
+  /** Where node-gyp finds Node headers; default: looked up with findNodeHeaders (null: none, use fallbacks). */
+  readonly headers?: NodeHeaders | null;
 }
 
 export interface BuildResult {
@@ -68,7 +70,8 @@ export async function buildPlugins(options: BuildOptions): Promise<BuildResult> 
       found: JSON.stringify(buildId),
     });
   }
-  const headers = findNodeHeaders(env);
+  const headers = options.headers !== undefined ? options.headers : findNodeHeaders(env);
+  if (headers === null) log('no local Node headers: node-gyp plugins use their cmake-js fallback');
   const plan = readPluginSpecs(options.projectDir).map((spec) => choose(spec, headers !== null));
 
   // One tool run per directory: a binding.gyp with several targets builds them all at once.
