@@ -1,0 +1,33 @@
+// `npm run bench -- <native> [--json] [--quick]`: prints a table (or JSON) and
+// always writes bench/results/<name>.json for tooling.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { printNativeBench, runNativeBench } from './native.js';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const quick = args.includes('--quick');
+const names = args.filter((a) => !a.startsWith('--'));
+const known = ['native'];
+const selected = names.length === 0 ? known : names;
+const unknown = selected.filter((n) => !known.includes(n));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; available: ${known.join(', ')}\n`);
+  process.exit(2);
+}
+
+const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
+const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/results');
+const all: Record<string, unknown> = {};
+const started = Date.now();
+for (const name of selected) {
+  const result = runNativeBench({ quick, log });
+  all[name] = result;
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
+  if (!json) printNativeBench(result);
+}
+if (json) process.stdout.write(JSON.stringify(selected.length === 1 ? all[selected[0]!] : all, null, 2) + '\n');
+log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s; JSON in ${path.relative(process.cwd(), outDir)}/`);
