@@ -37,3 +37,10 @@ describe('docs/errors.md', () => {
     for (const code of codesInDocs) expect(codesInSource.has(code) || pluginCodes.has(code), code).toBe(true);
   });
 });
+
+describe('src/protocol/descriptor.ts', () => {
+  it('is generated from the current proto/ files', async () => {
+    const { execFileSync } = await import('node:child_process');
+    expect(() => execFileSync(process.execPath, [path.join(root, 'scripts/gen-protocol.mjs'), '--check'])).not.toThrow();
+  });
+});
