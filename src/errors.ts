@@ -27,7 +27,26 @@ export type ErrorCode =
   | 'PLUGHOST_INVALID_ARGUMENT'
   // Building plugins.
   | 'PLUGHOST_NO_NODE_HEADERS'
-  | 'PLUGHOST_BUILD_FAILED';
+  | 'PLUGHOST_BUILD_FAILED'
+  // Dynamic plugins: starting one.
+  | 'PLUGHOST_SPAWN_FAILED'
+  | 'PLUGHOST_HANDSHAKE_TIMEOUT'
+  | 'PLUGHOST_HANDSHAKE_EXITED'
+  | 'PLUGHOST_HANDSHAKE_CORE_VERSION'
+  | 'PLUGHOST_HANDSHAKE_APP_VERSION'
+  | 'PLUGHOST_HANDSHAKE_PROTOCOL'
+  | 'PLUGHOST_HANDSHAKE_BAD_ADDRESS'
+  | 'PLUGHOST_CONNECT_FAILED'
+  | 'PLUGHOST_UNHEALTHY'
+  | 'PLUGHOST_DESCRIBE_FAILED'
+  // Dynamic plugins: calls.
+  | 'PLUGHOST_PLUGIN_CRASHED'
+  | 'PLUGHOST_PLUGIN_UNAVAILABLE'
+  | 'PLUGHOST_PLUGIN_CLOSED'
+  | 'PLUGHOST_DEADLINE_EXCEEDED'
+  | 'PLUGHOST_CALL_ABORTED'
+  | 'PLUGHOST_MESSAGE_TOO_LARGE'
+  | 'PLUGHOST_TRANSPORT_ERROR';
 
 export interface ErrorDetails {
   /** The plugin file the error is about. */
@@ -43,13 +62,14 @@ export interface ErrorDetails {
 
 /** Base class of every error plughost throws; `code` is stable. */
 export class PlughostError extends Error {
-  readonly code: ErrorCode;
+  /** One of ErrorCode; for PluginCallError, the plugin's own code. */
+  readonly code: ErrorCode | (string & {});
   readonly file: string | undefined;
   readonly expected: string | undefined;
   readonly found: string | undefined;
   readonly hint: string | undefined;
 
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+  constructor(code: ErrorCode | (string & {}), message: string, details: ErrorDetails = {}) {
     super(composeMessage(message, details), details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
     this.code = code;
@@ -90,6 +110,35 @@ export class PlughostUsageError extends PlughostError {}
 
 /** A plugin build (node-gyp, cmake-js) could not run or failed. */
 export class BuildError extends PlughostError {}
+
+/** A dynamic plugin could not be started: spawn, handshake, connection, health or describe. */
+export class PluginStartError extends PlughostError {}
+
+/** The dynamic plugin's handshake line was refused. */
+export class PluginHandshakeError extends PluginStartError {}
+
+/** The plugin process died (or its connection broke) while this call was in flight. */
+export class PluginCrashedError extends PlughostError {}
+
+/** The plugin is not serving: it crashed too often and was given up on, or it was closed. */
+export class PluginUnavailableError extends PlughostError {}
+
+/** The call was given up on by the host: its deadline passed or its signal aborted. */
+export class PluginCallCancelledError extends PlughostError {}
+
+/**
+ * The plugin's method returned an error. `code` is the plugin's own code
+ * (e.g. PLUGHOST_INVALID_ARGUMENT); the plugin keeps running.
+ */
+export class PluginCallError extends PlughostError {
+  readonly plugin: string;
+  readonly method: string;
+  constructor(plugin: string, method: string, code: string, message: string) {
+    super(code || 'PLUGHOST_PLUGIN_EXCEPTION', `plugin "${plugin}" method "${method}" failed: ${message}`);
+    this.plugin = plugin;
+    this.method = method;
+  }
+}
 
 function composeMessage(message: string, d: ErrorDetails): string {
   let text = d.file === undefined ? message : `${d.file}: ${message}`;

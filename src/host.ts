@@ -6,6 +6,8 @@ import { hostBuildId, isValidBuildId } from './build/build-id.js';
 import { PlughostError, PlughostUsageError, type ErrorCode } from './errors.js';
 import { loadNativeModule } from './native/load.js';
 import { createNativePlugin, type MethodTable, type NativePlugin } from './native/plugin.js';
+import { DynamicPlugin, type DynamicPluginOptions } from './dynamic/dynamic-plugin.js';
+import { createJsonLogger, type Logger } from './logger.js';
 
 export interface HostOptions {
   /**
@@ -13,6 +15,8 @@ export interface HostOptions {
    * package was built with (`plughost build` stamps it).
    */
   readonly buildId?: string;
+  /** Where host events and plugin logs go (default: JSON lines on stderr, level from $PLUGHOST_LOG_LEVEL or info). */
+  readonly logger?: Logger;
 }
 
 export interface LoadNativeOptions {
@@ -26,7 +30,7 @@ export interface LoadEvent {
   readonly file: string;
   readonly plugin: string | undefined;
   readonly status: LoadStatus;
-  readonly code: ErrorCode | undefined;
+  readonly code: string | undefined;
   readonly totalMs: number;
   readonly verifyMs: number | undefined;
   readonly dlopenMs: number | undefined;
@@ -43,14 +47,20 @@ export interface Host {
   readonly buildId: string;
   /** Verifies, then loads, a native plugin; the same file (by inode) always yields the same plugin. */
   loadNative<M extends MethodTable = MethodTable>(file: string, options?: LoadNativeOptions): NativePlugin<M>;
-  /** Plugins this host has loaded, in load order. */
+  /** Starts a dynamic (subprocess, gRPC) plugin and resolves once every instance is healthy and described. */
+  loadDynamic(options: DynamicPluginOptions): Promise<DynamicPlugin>;
+  /** Native plugins this host has loaded, in load order. */
   plugins(): readonly NativePlugin[];
+  /** Dynamic plugins this host has started and not closed. */
+  dynamicPlugins(): readonly DynamicPlugin[];
   stats(): HostStats;
+  /** Stops every dynamic plugin (Shutdown, then signals). Native plugins stay loaded: a process cannot unload them. */
+  close(): Promise<void>;
 }
 
 const MAX_EVENTS = 1000;
 // Codes raised after plugin code started to run; the rest are refusals before it.
-const LOAD_FAILURES: ReadonlySet<ErrorCode> = new Set([
+const LOAD_FAILURES: ReadonlySet<string> = new Set<ErrorCode>([
   'PLUGHOST_DLOPEN_FAILED',
   'PLUGHOST_INIT_FAILED',
   'PLUGHOST_DESCRIPTOR_MISMATCH',
@@ -64,7 +74,9 @@ export function createHost(options: HostOptions = {}): Host {
       found: JSON.stringify(buildId),
     });
   }
+  const logger = options.logger ?? createJsonLogger();
   const byKey = new Map<string, NativePlugin>();
+  const dynamic = new Set<DynamicPlugin>();
   const counts: Record<LoadStatus, number> = { loaded: 0, cached: 0, refused: 0, failed: 0 };
   const events: LoadEvent[] = [];
 
@@ -115,7 +127,18 @@ export function createHost(options: HostOptions = {}): Host {
         throw err;
       }
     },
+    async loadDynamic(opts: DynamicPluginOptions): Promise<DynamicPlugin> {
+      const plugin = await DynamicPlugin.start(opts, logger);
+      dynamic.add(plugin);
+      return plugin;
+    },
     plugins: () => [...byKey.values()],
+    dynamicPlugins: () => [...dynamic],
     stats: () => ({ loads: { ...counts }, events: [...events] }),
+    async close(): Promise<void> {
+      const all = [...dynamic];
+      dynamic.clear();
+      await Promise.all(all.map((p) => p.close()));
+    },
   };
 }

@@ -7,7 +7,20 @@ export { HOST_API_VERSION } from './native/descriptor.js';
 export { inspectNative, verifyNative } from './native/inspect.js';
 export type { NativeInspection, NativeVerification } from './native/inspect.js';
 export { resolveBuildId } from './build/build-id.js';
+export type { DynamicPlugin, DynamicPluginOptions, DynamicPluginStats, RestartPolicy, BatchItem, AppService } from './dynamic/dynamic-plugin.js';
+export type { CallOptions, DynamicStream } from './dynamic/call-channel.js';
+export type { MethodDescription } from './dynamic/instance.js';
+export type { Logger, LogLevel, LogFields } from './logger.js';
+export { createJsonLogger, silentLogger } from './logger.js';
+export { PLUGHOST_COOKIE } from './protocol/handshake.js';
 export {
+  PluginCallCancelledError,
+  PluginCallError,
+  PluginCrashedError,
+  PluginHandshakeError,
+  PluginStartError,
+  PluginUnavailableError,
+  BuildError,
   PlughostError,
   PluginCompatibilityError,
   PluginFormatError,

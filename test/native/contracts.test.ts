@@ -33,7 +33,7 @@ describe('docs/errors.md', () => {
     const codesInDocs = new Set([...docs.matchAll(/^\| `(PLUGHOST_[A-Z_]+)`/gm)].map((m) => m[1]!));
     for (const code of codesInSource) expect(codesInDocs, code).toContain(code);
     // Codes thrown by plugins through plughost's headers, documented separately.
-    const pluginCodes = new Set(['PLUGHOST_PLUGIN_EXCEPTION', 'PLUGHOST_INVALID_ARGUMENT']);
+    const pluginCodes = new Set(['PLUGHOST_PLUGIN_EXCEPTION', 'PLUGHOST_INVALID_ARGUMENT', 'PLUGHOST_UNKNOWN_METHOD', 'PLUGHOST_CANCELLED']);
     for (const code of codesInDocs) expect(codesInSource.has(code) || pluginCodes.has(code), code).toBe(true);
   });
 });

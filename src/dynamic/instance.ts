@@ -1,0 +1,244 @@
+// One running plugin process: its connection, its call channel, its end.
+import type * as grpc from '@grpc/grpc-js';
+
+import { PluginCallError, PluginCrashedError, PluginUnavailableError, PlughostUsageError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { METHOD_KIND, type WireDescribeResponse, type WireResult } from '../protocol/services.js';
+import { CallChannel, type CallOptions, type DynamicStream } from './call-channel.js';
+import { checkHealth, describe, forwardStdio, openConnection, requestShutdown, type Connection } from './connection.js';
+import { MicroBatcher } from './micro-batcher.js';
+import { describeExit, startPluginProcess, type ExitStatus, type PluginProcess, type ProcessSpec } from './process.js';
+
+export interface InstanceSpec extends ProcessSpec {
+  /** Health check and Describe, each. */
+  readonly rpcTimeoutMs: number;
+  /** Most calls in flight on one instance; more wait in the host. */
+  readonly window: number;
+  /** Coalesce concurrent calls into batch frames (when the plugin supports batches). */
+  readonly maxBatch: number | false;
+  readonly shutdownGraceMs: number;
+  readonly killGraceMs: number;
+}
+
+export interface MethodDescription {
+  readonly name: string;
+  readonly kind: 'unary' | 'stream';
+}
+
+export interface PluginDescription {
+  readonly name: string;
+  readonly version: string;
+  readonly methods: readonly MethodDescription[];
+  readonly capabilities: readonly string[];
+  readonly protocolVersion: number;
+}
+
+export type ExitListener = (status: ExitStatus, expected: boolean) => void;
+
+export class PluginInstance {
+  readonly spec: InstanceSpec;
+  readonly process: PluginProcess;
+  readonly connection: Connection;
+  /** null for a go-plugin plugin that serves only its own services. */
+  readonly description: PluginDescription | null;
+  readonly readyMs: number;
+  readonly #channel: CallChannel | null;
+  readonly #batcher: MicroBatcher | null;
+  readonly #unary = new Set<{ call: grpc.ClientUnaryCall; reject(err: Error): void }>();
+  readonly #exitListeners: ExitListener[] = [];
+  readonly #logger: Logger;
+  #stopping = false;
+  #exitError: Error | undefined;
+
+  private constructor(spec: InstanceSpec, proc: PluginProcess, conn: Connection, description: PluginDescription | null) {
+    this.spec = spec;
+    this.process = proc;
+    this.connection = conn;
+    this.description = description;
+    this.readyMs = performance.now() - proc.startedAt;
+    this.#logger = spec.logger;
+    const caps = new Set(description?.capabilities ?? []);
+    this.#channel = caps.has('channel')
+      ? new CallChannel(conn, {
+          plugin: spec.name,
+          window: spec.window,
+          maxMessageBytes: spec.maxMessageBytes,
+          onBroken: (err) => this.#onChannelBroken(err),
+        })
+      : null;
+    this.#batcher = caps.has('batch') && this.#channel !== null && spec.maxBatch !== false ? new MicroBatcher(spec.name, spec.maxBatch) : null;
+    void proc.exited.then((status) => this.#onExit(status));
+  }
+
+  static async start(spec: InstanceSpec): Promise<PluginInstance> {
+    const proc = await startPluginProcess(spec);
+    const conn = openConnection(proc.handshake, spec.maxMessageBytes);
+    try {
+      await checkHealth(conn, spec.name, spec.rpcTimeoutMs);
+      forwardStdio(conn, spec.logger, { plugin: spec.name, pid: proc.pid });
+      const wire = await describe(conn, spec.name, spec.rpcTimeoutMs);
+      return new PluginInstance(spec, proc, conn, wire === null ? null : toDescription(wire));
+    } catch (err) {
+      conn.close();
+      proc.kill('SIGKILL');
+      await proc.exited;
+      proc.cleanup();
+      throw err;
+    }
+  }
+
+  get pid(): number {
+    return this.process.pid;
+  }
+
+  get inFlight(): number {
+    return (this.#channel?.inFlight ?? 0) + this.#unary.size;
+  }
+
+  get alive(): boolean {
+    return this.#exitError === undefined && !this.#stopping;
+  }
+
+  onExit(listener: ExitListener): void {
+    this.#exitListeners.push(listener);
+  }
+
+  call(method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
+    if (this.#exitError !== undefined) return Promise.reject(this.#exitError);
+    if (this.#channel === null) return this.#callUnary(method, payload, options);
+    if (this.#batcher !== null && options.signal === undefined && options.timeoutMs === undefined) {
+      return this.#batcher.call(method, payload, () => this.#channel!);
+    }
+    return this.#channel.call(method, payload, options);
+  }
+
+  batch(method: string, payloads: readonly Uint8Array[], options: CallOptions = {}): Promise<WireResult[]> {
+    if (this.#exitError !== undefined) return Promise.reject(this.#exitError);
+    const caps = this.description?.capabilities ?? [];
+    if (this.#channel !== null && caps.includes('batch')) return this.#channel.batch(method, payloads, options);
+    // No batch support: the same results, one call each.
+    return Promise.all(
+      payloads.map((p) =>
+        this.call(method, p, options).then(
+          (payload): WireResult => ({ payload }),
+          (err: unknown): WireResult => {
+            if (err instanceof PluginCallError) return { error: { code: err.code, message: err.message } };
+            throw err;
+          },
+        ),
+      ),
+    );
+  }
+
+  stream(method: string, options: CallOptions = {}): DynamicStream {
+    if (this.#channel === null) {
+      throw new PlughostUsageError('PLUGHOST_UNKNOWN_METHOD', `plugin "${this.spec.name}" serves no plughost stream methods`);
+    }
+    return this.#channel.openStream(method, options);
+  }
+
+  async configure(config: Uint8Array): Promise<void> {
+    const res = await this.connection.unary<{ error?: { code?: string; message?: string } | null }>(
+      this.connection.plugin,
+      'Configure',
+      { config },
+      this.spec.rpcTimeoutMs,
+    );
+    if (res.error) throw new PluginCallError(this.spec.name, 'Configure', res.error.code ?? '', res.error.message ?? '');
+  }
+
+  /** Waits until nothing is in flight (for a reload), or the timeout. */
+  async drain(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.inFlight > 0 && this.#exitError === undefined && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** Shutdown RPC → wait → SIGTERM → wait → SIGKILL. Only ever signals our own live child. */
+  async shutdown(): Promise<void> {
+    if (this.#stopping) {
+      await this.process.exited;
+      return;
+    }
+    this.#stopping = true;
+    const exited = this.process.exited.then(() => true);
+    const waitExit = (ms: number): Promise<boolean> =>
+      Promise.race([exited, new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+    if (!this.process.hasExited()) {
+      this.#channel?.close();
+      await requestShutdown(this.connection, this.spec.shutdownGraceMs);
+      if (!(await waitExit(this.spec.shutdownGraceMs))) {
+        this.#logger.log('warn', 'plugin did not exit after Shutdown; sending SIGTERM', { plugin: this.spec.name, pid: this.pid });
+        this.process.kill('SIGTERM');
+        if (!(await waitExit(this.spec.killGraceMs))) {
+          this.#logger.log('warn', 'plugin did not exit after SIGTERM; sending SIGKILL', { plugin: this.spec.name, pid: this.pid });
+          this.process.kill('SIGKILL');
+          await this.process.exited;
+        }
+      }
+    }
+    this.process.child.stdin.end();
+    this.connection.close();
+    this.process.cleanup();
+  }
+
+  #callUnary(method: string, payload: Uint8Array, options: CallOptions): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+      const entry = {
+        call: undefined as unknown as grpc.ClientUnaryCall,
+        reject,
+      };
+      entry.call = this.connection.plugin.Call({ method, payload }, { deadline }, (err: grpc.ServiceError | null, res?: WireResult) => {
+        this.#unary.delete(entry);
+        if (err) reject(this.#exitError ?? err);
+        else if (res?.error) reject(new PluginCallError(this.spec.name, method, res.error.code ?? '', res.error.message ?? ''));
+        else resolve(res?.payload ?? new Uint8Array(0));
+      });
+      this.#unary.add(entry);
+      options.signal?.addEventListener('abort', () => entry.call.cancel(), { once: true });
+    });
+  }
+
+  #onChannelBroken(err: Error): void {
+    if (this.#stopping || this.#exitError !== undefined) return;
+    // A broken channel with a live process is a wedged or confused plugin:
+    // kill it, so the exit path fails the calls and the supervisor restarts it.
+    this.#logger.log('error', 'plugin call channel broke; killing the plugin', {
+      plugin: this.spec.name,
+      pid: this.pid,
+      error: err.message,
+    });
+    this.process.kill('SIGKILL');
+  }
+
+  #onExit(status: ExitStatus): void {
+    const expected = this.#stopping;
+    const tail = this.process.stderrTail().slice(-5).join(' | ');
+    this.#exitError = expected
+      ? new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `plugin "${this.spec.name}" was stopped`)
+      : new PluginCrashedError('PLUGHOST_PLUGIN_CRASHED', `plugin "${this.spec.name}" (pid ${this.pid}) ${describeExit(status)} while calls were in flight`, {
+          found: tail === '' ? describeExit(status) : `${describeExit(status)}; stderr: ${tail}`,
+        });
+    this.#channel?.failAll(this.#exitError);
+    for (const entry of this.#unary) entry.reject(this.#exitError);
+    this.#unary.clear();
+    if (!expected) {
+      this.#logger.log('error', 'plugin exited unexpectedly', { plugin: this.spec.name, pid: this.pid, status: describeExit(status) });
+      this.connection.close();
+      this.process.cleanup();
+    }
+    for (const listener of this.#exitListeners) listener(status, expected);
+  }
+}
+
+function toDescription(wire: WireDescribeResponse): PluginDescription {
+  return {
+    name: wire.name ?? '',
+    version: wire.version ?? '',
+    methods: (wire.methods ?? []).map((m) => ({ name: m.name ?? '', kind: m.kind === METHOD_KIND.STREAM ? 'stream' : 'unary' })),
+    capabilities: [...(wire.capabilities ?? [])],
+    protocolVersion: wire.protocolVersion ?? 0,
+  };
+}

@@ -1,0 +1,79 @@
+// Automatic micro-batching: calls to one method issued in the same turn of
+// the event loop are sent as one batch frame, up to `maxBatch` per frame.
+// Calls with a deadline or a signal bypass it (they need their own frame to be
+// cancelled on their own).
+import { PluginCallError } from '../errors.js';
+import type { WireResult } from '../protocol/services.js';
+
+export interface BatchSender {
+  call(method: string, payload: Uint8Array): Promise<Uint8Array>;
+  batch(method: string, payloads: readonly Uint8Array[]): Promise<WireResult[]>;
+}
+
+interface Queue {
+  payloads: Uint8Array[];
+  waiters: Array<{ resolve(v: Uint8Array): void; reject(e: Error): void }>;
+}
+
+export class MicroBatcher {
+  readonly #plugin: string;
+  readonly #maxBatch: number;
+  readonly #queues = new Map<string, Queue>();
+  #scheduled = false;
+
+  constructor(plugin: string, maxBatch: number) {
+    this.#plugin = plugin;
+    this.#maxBatch = maxBatch;
+  }
+
+  /** Queues a call; `sender` is resolved when the batch is flushed (after a restart it may be a new instance). */
+  call(method: string, payload: Uint8Array, sender: () => BatchSender): Promise<Uint8Array> {
+    let queue = this.#queues.get(method);
+    if (queue === undefined) {
+      queue = { payloads: [], waiters: [] };
+      this.#queues.set(method, queue);
+    }
+    const promise = new Promise<Uint8Array>((resolve, reject) => queue.waiters.push({ resolve, reject }));
+    queue.payloads.push(payload);
+    if (queue.payloads.length >= this.#maxBatch) {
+      this.#queues.delete(method);
+      this.#send(method, queue, sender());
+    } else if (!this.#scheduled) {
+      this.#scheduled = true;
+      // setImmediate runs after the current turn's promise jobs: everything the
+      // caller issued "at once" (e.g. Promise.all over a loop) is in the batch.
+      setImmediate(() => {
+        this.#scheduled = false;
+        const s = sender();
+        for (const [m, q] of this.#queues) this.#send(m, q, s);
+        this.#queues.clear();
+      });
+    }
+    return promise;
+  }
+
+  #send(method: string, queue: Queue, sender: BatchSender): void {
+    const { payloads, waiters } = queue;
+    if (payloads.length === 1) {
+      sender.call(method, payloads[0]!).then(waiters[0]!.resolve, waiters[0]!.reject);
+      return;
+    }
+    sender.batch(method, payloads).then(
+      (results) => {
+        for (let i = 0; i < waiters.length; i++) {
+          const r = results[i];
+          if (r === undefined) {
+            waiters[i]!.reject(new PluginCallError(this.#plugin, method, 'PLUGHOST_TRANSPORT_ERROR', 'batch result missing for this call'));
+          } else if (r.error) {
+            waiters[i]!.reject(new PluginCallError(this.#plugin, method, r.error.code ?? '', r.error.message ?? ''));
+          } else {
+            waiters[i]!.resolve(r.payload ?? new Uint8Array(0));
+          }
+        }
+      },
+      (err: Error) => {
+        for (const w of waiters) w.reject(err);
+      },
+    );
+  }
+}

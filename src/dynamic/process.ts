@@ -1,0 +1,175 @@
+// Starting a plugin subprocess and reading its handshake (docs/protocol.md §1).
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+
+import { PluginHandshakeError, PluginStartError } from '../errors.js';
+import { parsePluginLogLine, type Logger } from '../logger.js';
+import { ENV, type HandshakeLine } from '../protocol/handshake.js';
+import { looksLikeHandshake, parseHandshake } from './handshake.js';
+
+export interface ProcessSpec {
+  readonly name: string;
+  /** argv: the program and its arguments. */
+  readonly command: readonly string[];
+  readonly cwd?: string | undefined;
+  /** Extra environment for the plugin (on top of the host's, unless `inheritEnv` is false). */
+  readonly env?: Readonly<Record<string, string>> | undefined;
+  readonly inheritEnv?: boolean | undefined;
+  readonly cookie: { readonly key: string; readonly value: string };
+  readonly appVersions: readonly number[];
+  readonly maxMessageBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+export interface ExitStatus {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface PluginProcess {
+  readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  readonly pid: number;
+  readonly handshake: HandshakeLine;
+  readonly socketDir: string;
+  readonly startedAt: number;
+  readonly readyMs: number;
+  /** Resolves when the process has exited (never rejects). */
+  readonly exited: Promise<ExitStatus>;
+  hasExited(): boolean;
+  stderrTail(): string[];
+  /** Signals the process only while it is ours and alive (never a recycled PID). */
+  kill(signal: NodeJS.Signals): boolean;
+  /** Removes the private socket directory. */
+  cleanup(): void;
+}
+
+const STDERR_TAIL_LINES = 20;
+
+export function describeExit(status: ExitStatus): string {
+  return status.signal !== null ? `killed by ${status.signal}` : `exited with status ${status.code}`;
+}
+
+export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
+  const startedAt = performance.now();
+  // A private directory per instance: only this user can reach the socket.
+  const socketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-'));
+  fs.chmodSync(socketDir, 0o700);
+  const env: Record<string, string> = {
+    ...(spec.inheritEnv === false ? {} : (process.env as Record<string, string>)),
+    ...spec.env,
+    [spec.cookie.key]: spec.cookie.value,
+    [ENV.protocolVersions]: spec.appVersions.join(','),
+    [ENV.socketDir]: socketDir,
+    [ENV.parentPid]: String(process.pid),
+    [ENV.maxMessageBytes]: String(spec.maxMessageBytes),
+  };
+  // go-plugin's yamux multiplexing: grpc-js cannot speak it.
+  delete env.PLUGIN_MULTIPLEX_GRPC;
+
+  const [program, ...args] = spec.command;
+  const child = spawn(program!, args, { cwd: spec.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  let exitStatus: ExitStatus | undefined;
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitStatus = { code, signal };
+      resolve(exitStatus);
+    });
+  });
+  // The host's end of stdin stays open: its EOF tells the plugin the host is gone.
+  child.stdin.on('error', () => {});
+
+  readline.createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
+    tail.push(line);
+    if (tail.length > STDERR_TAIL_LINES) tail.shift();
+    const entry = parsePluginLogLine(line);
+    spec.logger.log(entry.level, entry.message, { ...entry.fields, plugin: spec.name, pid: child.pid, stream: 'stderr' });
+  });
+
+  const cleanup = (): void => fs.rmSync(socketDir, { recursive: true, force: true });
+  const kill = (signal: NodeJS.Signals): boolean =>
+    exitStatus === undefined && child.exitCode === null && child.signalCode === null ? child.kill(signal) : false;
+
+  return new Promise<PluginProcess>((resolve, reject) => {
+    let settled = false;
+    const stdout = readline.createInterface({ input: child.stdout, crlfDelay: Infinity });
+    const noise: string[] = [];
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stdout.removeAllListeners('line');
+      kill('SIGKILL');
+      void exited.then(cleanup);
+      reject(err);
+    };
+    const timer = setTimeout(() => {
+      fail(
+        new PluginHandshakeError('PLUGHOST_HANDSHAKE_TIMEOUT', `plugin "${spec.name}" printed no handshake line within ${spec.handshakeTimeoutMs} ms`, {
+          expected: 'CORE|APP|NETWORK|ADDR|PROTOCOL on stdout',
+          found: noise.length > 0 ? `${noise.length} other line(s), last: ${JSON.stringify(noise[noise.length - 1])}` : 'no output',
+          hint: `Is ${program} a plughost/go-plugin plugin? stderr: ${tail.slice(-3).join(' | ') || '(empty)'}`,
+        }),
+      );
+    }, spec.handshakeTimeoutMs);
+
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      fail(
+        new PluginStartError('PLUGHOST_SPAWN_FAILED', `plugin "${spec.name}": cannot start ${JSON.stringify(program)}: ${err.message}`, {
+          cause: err,
+          hint: err.code === 'ENOENT' ? 'Check the command path (and PATH)' : undefined,
+        }),
+      );
+    });
+    void exited.then((status) => {
+      // Let stderr drain so the tail is complete.
+      setImmediate(() =>
+        fail(
+          new PluginHandshakeError('PLUGHOST_HANDSHAKE_EXITED', `plugin "${spec.name}" ${describeExit(status)} before its handshake`, {
+            expected: 'a handshake line on stdout',
+            found: tail.length > 0 ? `stderr: ${tail.slice(-5).join(' | ')}` : 'no stderr output',
+          }),
+        ),
+      );
+    });
+
+    stdout.on('line', (line) => {
+      if (settled) {
+        spec.logger.log('info', line, { plugin: spec.name, pid: child.pid, stream: 'stdout' });
+        return;
+      }
+      if (!looksLikeHandshake(line)) {
+        noise.push(line);
+        spec.logger.log('warn', 'plugin printed a line before its handshake (ignored)', { plugin: spec.name, line });
+        return;
+      }
+      let handshake: HandshakeLine;
+      try {
+        handshake = parseHandshake(line, spec.appVersions, spec.name);
+      } catch (err) {
+        fail(err as Error);
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      resolve({
+        child,
+        pid: child.pid!,
+        handshake,
+        socketDir,
+        startedAt,
+        readyMs: performance.now() - startedAt,
+        exited,
+        hasExited: () => exitStatus !== undefined,
+        stderrTail: () => [...tail],
+        kill,
+        cleanup,
+      });
+    });
+  });
+}
