@@ -67,14 +67,16 @@ export class CallChannel {
   }
 
   call(method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
-    this.#checkSize(method, payload.length);
+    const tooLarge = this.#sizeError(method, payload.length);
+    if (tooLarge !== undefined) return Promise.reject(tooLarge);
     return this.#start(method, options, (id) => this.#stream.write({ id, call: { method, payload } })) as Promise<Uint8Array>;
   }
 
   batch(method: string, payloads: readonly Uint8Array[], options: CallOptions = {}): Promise<WireResult[]> {
     let size = 0;
     for (const p of payloads) size += p.length + 8;
-    this.#checkSize(method, size);
+    const tooLarge = this.#sizeError(method, size);
+    if (tooLarge !== undefined) return Promise.reject(tooLarge);
     return this.#start(method, options, (id) => this.#stream.write({ id, batch: { method, payloads: payloads as Uint8Array[] } })) as Promise<WireResult[]>;
   }
 
@@ -96,7 +98,8 @@ export class CallChannel {
     );
     return {
       write: (message) => {
-        this.#checkSize(method, message.length);
+        const tooLarge = this.#sizeError(method, message.length);
+        if (tooLarge !== undefined) throw tooLarge;
         if (this.#pending.has(id)) this.#stream.write({ id, data: message });
       },
       end: () => {
@@ -123,9 +126,15 @@ export class CallChannel {
     this.#stream.cancel();
   }
 
-  #checkSize(method: string, bytes: number): void {
+  /** The largest payload one frame can carry. */
+  get maxPayloadBytes(): number {
+    return this.#maxMessageBytes - FRAME_OVERHEAD;
+  }
+
+  // Checked before sending: one oversized frame would fail the whole stream.
+  #sizeError(method: string, bytes: number): PlughostUsageError | undefined {
     if (bytes + method.length + FRAME_OVERHEAD > this.#maxMessageBytes) {
-      throw new PlughostUsageError('PLUGHOST_MESSAGE_TOO_LARGE', `payload for "${this.#plugin}.${method}" is too large`, {
+      return new PlughostUsageError('PLUGHOST_MESSAGE_TOO_LARGE', `payload for "${this.#plugin}.${method}" is too large`, {
         expected: `at most ${this.#maxMessageBytes - FRAME_OVERHEAD - method.length} bytes (maxMessageBytes ${this.#maxMessageBytes})`,
         found: `${bytes} bytes`,
         hint: 'Split the payload, stream it, or raise maxMessageBytes for this plugin',

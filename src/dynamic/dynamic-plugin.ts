@@ -47,6 +47,8 @@ export interface DynamicPluginOptions {
   readonly restart?: RestartPolicy;
   readonly shutdownGraceMs?: number;
   readonly killGraceMs?: number;
+  /** After a call misses its deadline, a plugin whose health check takes longer than this is killed and restarted (default 1000). */
+  readonly livenessTimeoutMs?: number;
 }
 
 export interface DynamicPluginStats {
@@ -107,6 +109,7 @@ export class DynamicPlugin {
       maxBatch: options.microBatch === false ? false : (options.microBatch?.maxBatch ?? 256),
       shutdownGraceMs: options.shutdownGraceMs ?? 2_000,
       killGraceMs: options.killGraceMs ?? 2_000,
+      livenessTimeoutMs: options.livenessTimeoutMs ?? 1_000,
     };
   }
 

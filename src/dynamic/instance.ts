@@ -18,6 +18,8 @@ export interface InstanceSpec extends ProcessSpec {
   readonly maxBatch: number | false;
   readonly shutdownGraceMs: number;
   readonly killGraceMs: number;
+  /** After a call deadline passes, how long the health check may take before the plugin counts as wedged. */
+  readonly livenessTimeoutMs: number;
 }
 
 export interface MethodDescription {
@@ -49,6 +51,8 @@ export class PluginInstance {
   readonly #logger: Logger;
   #stopping = false;
   #exitError: Error | undefined;
+  #batching = 0;
+  #probing = false;
 
   private constructor(spec: InstanceSpec, proc: PluginProcess, conn: Connection, description: PluginDescription | null) {
     this.spec = spec;
@@ -66,7 +70,7 @@ export class PluginInstance {
           onBroken: (err) => this.#onChannelBroken(err),
         })
       : null;
-    this.#batcher = caps.has('batch') && this.#channel !== null && spec.maxBatch !== false ? new MicroBatcher(spec.name, spec.maxBatch) : null;
+    this.#batcher = caps.has('batch') && this.#channel !== null && spec.maxBatch !== false ? new MicroBatcher(spec.name, spec.maxBatch, this.#channel.maxPayloadBytes) : null;
     void proc.exited.then((status) => this.#onExit(status));
   }
 
@@ -92,7 +96,7 @@ export class PluginInstance {
   }
 
   get inFlight(): number {
-    return (this.#channel?.inFlight ?? 0) + this.#unary.size;
+    return (this.#channel?.inFlight ?? 0) + this.#unary.size + this.#batching;
   }
 
   get alive(): boolean {
@@ -107,9 +111,40 @@ export class PluginInstance {
     if (this.#exitError !== undefined) return Promise.reject(this.#exitError);
     if (this.#channel === null) return this.#callUnary(method, payload, options);
     if (this.#batcher !== null && options.signal === undefined && options.timeoutMs === undefined) {
-      return this.#batcher.call(method, payload, () => this.#channel!);
+      // Counted from now, not from the flush, so the pool sees this instance as busy.
+      this.#batching++;
+      const done = (): void => void this.#batching--;
+      const promise = this.#batcher.call(method, payload, () => this.#channel!);
+      promise.then(done, done);
+      return promise;
     }
-    return this.#channel.call(method, payload, options);
+    const promise = this.#channel.call(method, payload, options);
+    if (options.timeoutMs !== undefined) promise.catch((err: unknown) => this.#afterFailure(err));
+    return promise;
+  }
+
+  /**
+   * A call past its deadline may mean the plugin is wedged (e.g. a busy loop
+   * blocks its event loop). Ask its health service; if that does not answer
+   * in time either, kill it so the supervisor restarts it.
+   */
+  #afterFailure(err: unknown): void {
+    if ((err as { code?: string })?.code !== 'PLUGHOST_DEADLINE_EXCEEDED' || this.#probing || !this.alive) return;
+    this.#probing = true;
+    checkHealth(this.connection, this.spec.name, this.spec.livenessTimeoutMs).then(
+      () => {
+        this.#probing = false;
+      },
+      () => {
+        this.#probing = false;
+        if (!this.alive) return;
+        this.#logger.log('error', 'plugin does not answer its health check after a call deadline; killing it', {
+          plugin: this.spec.name,
+          pid: this.pid,
+        });
+        this.process.kill('SIGKILL');
+      },
+    );
   }
 
   batch(method: string, payloads: readonly Uint8Array[], options: CallOptions = {}): Promise<WireResult[]> {

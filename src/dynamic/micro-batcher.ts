@@ -11,6 +11,7 @@ export interface BatchSender {
 }
 
 interface Queue {
+  bytes: number;
   payloads: Uint8Array[];
   waiters: Array<{ resolve(v: Uint8Array): void; reject(e: Error): void }>;
 }
@@ -18,23 +19,35 @@ interface Queue {
 export class MicroBatcher {
   readonly #plugin: string;
   readonly #maxBatch: number;
+  readonly #maxBytes: number;
   readonly #queues = new Map<string, Queue>();
   #scheduled = false;
 
-  constructor(plugin: string, maxBatch: number) {
+  /** `maxBytes`: payload bytes one batch frame may carry (below the message limit). */
+  constructor(plugin: string, maxBatch: number, maxBytes: number) {
     this.#plugin = plugin;
     this.#maxBatch = maxBatch;
+    this.#maxBytes = maxBytes;
   }
 
   /** Queues a call; `sender` is resolved when the batch is flushed (after a restart it may be a new instance). */
   call(method: string, payload: Uint8Array, sender: () => BatchSender): Promise<Uint8Array> {
+    // Too big to share a frame: on its own (and refused there if over the limit).
+    if (payload.length > this.#maxBytes / 4) return sender().call(method, payload);
     let queue = this.#queues.get(method);
+    if (queue !== undefined && queue.bytes + payload.length > this.#maxBytes) {
+      this.#queues.delete(method);
+      this.#send(method, queue, sender());
+      queue = undefined;
+    }
     if (queue === undefined) {
-      queue = { payloads: [], waiters: [] };
+      queue = { bytes: 0, payloads: [], waiters: [] };
       this.#queues.set(method, queue);
     }
-    const promise = new Promise<Uint8Array>((resolve, reject) => queue.waiters.push({ resolve, reject }));
+    const target = queue;
+    const promise = new Promise<Uint8Array>((resolve, reject) => target.waiters.push({ resolve, reject }));
     queue.payloads.push(payload);
+    queue.bytes += payload.length + 8;
     if (queue.payloads.length >= this.#maxBatch) {
       this.#queues.delete(method);
       this.#send(method, queue, sender());

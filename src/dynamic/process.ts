@@ -68,6 +68,10 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
     [ENV.parentPid]: String(process.pid),
     [ENV.maxMessageBytes]: String(spec.maxMessageBytes),
   };
+  // Older go-plugin servers (1.0.x) ignore PLUGIN_UNIX_SOCKET_DIR and put their
+  // socket in $TMPDIR; pointing it at the private directory keeps the socket
+  // private and removed with the directory (they leave it behind on SIGTERM).
+  if (spec.env?.TMPDIR === undefined) env.TMPDIR = socketDir;
   // go-plugin's yamux multiplexing: grpc-js cannot speak it.
   delete env.PLUGIN_MULTIPLEX_GRPC;
 
