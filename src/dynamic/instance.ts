@@ -1,7 +1,8 @@
 // One running plugin process: its connection, its call channel, its end.
+import { status as grpcStatus } from '@grpc/grpc-js';
 import type * as grpc from '@grpc/grpc-js';
 
-import { PluginCallError, PluginCrashedError, PluginUnavailableError, PlughostUsageError } from '../errors.js';
+import { PluginCallCancelledError, PluginCallError, PluginCrashedError, PluginUnavailableError, PlughostUsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { METHOD_KIND, type WireDescribeResponse, type WireResult } from '../protocol/services.js';
 import { CallChannel, type CallOptions, type DynamicStream } from './call-channel.js';
@@ -109,6 +110,7 @@ export class PluginInstance {
 
   call(method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
     if (this.#exitError !== undefined) return Promise.reject(this.#exitError);
+    if (this.description === null) return Promise.reject(this.#noPlughostService(method));
     if (this.#channel === null) return this.#callUnary(method, payload, options);
     if (this.#batcher !== null && options.signal === undefined && options.timeoutMs === undefined) {
       // Counted from now, not from the flush, so the pool sees this instance as busy.
@@ -166,6 +168,7 @@ export class PluginInstance {
   }
 
   stream(method: string, options: CallOptions = {}): DynamicStream {
+    if (this.description === null) throw this.#noPlughostService(method);
     if (this.#channel === null) {
       throw new PlughostUsageError('PLUGHOST_UNKNOWN_METHOD', `plugin "${this.spec.name}" serves no plughost stream methods`);
     }
@@ -218,6 +221,12 @@ export class PluginInstance {
     this.process.cleanup();
   }
 
+  #noPlughostService(method: string): PlughostUsageError {
+    return new PlughostUsageError('PLUGHOST_UNKNOWN_METHOD', `plugin "${this.spec.name}" does not serve plughost.v1.Plugin, so it has no method "${method}"`, {
+      hint: 'It is a go-plugin plugin: call its own services with plugin.appService(protoFile, service)',
+    });
+  }
+
   #callUnary(method: string, payload: Uint8Array, options: CallOptions): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
@@ -227,7 +236,16 @@ export class PluginInstance {
       };
       entry.call = this.connection.plugin.Call({ method, payload }, { deadline }, (err: grpc.ServiceError | null, res?: WireResult) => {
         this.#unary.delete(entry);
-        if (err) reject(this.#exitError ?? err);
+        if (err) {
+          reject(
+            this.#exitError ??
+              (err.code === grpcStatus.DEADLINE_EXCEEDED
+                ? new PluginCallCancelledError('PLUGHOST_DEADLINE_EXCEEDED', `"${this.spec.name}.${method}" exceeded its ${options.timeoutMs} ms deadline`)
+                : err.code === grpcStatus.CANCELLED
+                  ? new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', 'call aborted by its signal')
+                  : new PluginCallError(this.spec.name, method, 'PLUGHOST_TRANSPORT_ERROR', err.message)),
+          );
+        }
         else if (res?.error) reject(new PluginCallError(this.spec.name, method, res.error.code ?? '', res.error.message ?? ''));
         else resolve(res?.payload ?? new Uint8Array(0));
       });

@@ -1,0 +1,68 @@
+// Shared helpers for dynamic-path tests: fixture commands, a capturing logger,
+// process checks. Every test closes its host, which stops every plugin.
+import path from 'node:path';
+
+import type { DynamicPluginOptions, LogFields, Logger, LogLevel } from '../../src/index.js';
+
+export const root = path.resolve(import.meta.dirname, '../..');
+export const dist = (p: string): string => path.join(root, 'dist', p);
+
+/** The TypeScript fixture plugin (test/fixtures/dynamic/fixture-plugin.ts), built by `npm test`'s tsc. */
+export function fixturePlugin(env: Record<string, string> = {}, extra: Partial<DynamicPluginOptions> = {}): DynamicPluginOptions {
+  return {
+    name: 'fixture',
+    command: [process.execPath, dist('test/fixtures/dynamic/fixture-plugin.js')],
+    env,
+    handshakeTimeoutMs: 10_000,
+    ...extra,
+  };
+}
+
+export function rawPlugin(script: string, args: string[] = [], extra: Partial<DynamicPluginOptions> = {}): DynamicPluginOptions {
+  return {
+    name: script,
+    command: [process.execPath, path.join(root, 'test/fixtures/dynamic/raw', script), ...args],
+    handshakeTimeoutMs: 3_000,
+    ...extra,
+  };
+}
+
+export interface CapturedLog {
+  level: LogLevel;
+  message: string;
+  fields: LogFields;
+}
+
+export function capturingLogger(): Logger & { entries: CapturedLog[] } {
+  const entries: CapturedLog[] = [];
+  return { entries, log: (level, message, fields = {}) => void entries.push({ level, message, fields }) };
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor(check: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export const bytes = (s: string): Uint8Array => Buffer.from(s);
+export const text = (b: Uint8Array): string => Buffer.from(b).toString();
+
+export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string; found?: string; expected?: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a rejection, the promise resolved');
+}
