@@ -1,0 +1,173 @@
+// plughost.v1.Plugin.Channel, the plugin side: many concurrent calls on one
+// stream, matched by frame id (docs/protocol.md §3). Synchronous methods are
+// answered inside the frame's own event (no promise, nothing registered);
+// only calls still running after it are tracked, so `cancel` can reach them.
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+
+import type { WireBatchRequest, WireCallRequest, WireFrame, WireResult } from '../protocol/services.js';
+import { CallCtx } from './context.js';
+import type { Dispatcher } from './dispatcher.js';
+import { MessageQueue } from './message-queue.js';
+import type { StreamHandler } from './types.js';
+
+type Frame = WireFrame & { open?: { method?: string } | null };
+
+/** A missing (empty) bytes field decodes as the prototype default, which is not a Uint8Array. */
+const EMPTY = new Uint8Array(0);
+const bytesOf = (value: unknown): Uint8Array => (value instanceof Uint8Array ? value : EMPTY);
+
+/** A STREAM call in progress. */
+class StreamCall {
+  readonly ctx: CallCtx;
+  readonly input = new MessageQueue();
+
+  constructor(method: string) {
+    this.ctx = new CallCtx(method);
+  }
+
+  cancel(why: string): void {
+    this.ctx.cancel(why);
+    this.input.abandon();
+  }
+}
+
+type OpenCall = CallCtx | StreamCall;
+
+export class ChannelSession {
+  readonly #stream: ServerDuplexStream<WireFrame, WireFrame>;
+  readonly #dispatcher: Dispatcher;
+  readonly #open = new Map<number, OpenCall>();
+  readonly #onClosed: (session: ChannelSession) => void;
+  #closed = false;
+
+  constructor(stream: ServerDuplexStream<WireFrame, WireFrame>, dispatcher: Dispatcher, onClosed: (session: ChannelSession) => void) {
+    this.#stream = stream;
+    this.#dispatcher = dispatcher;
+    this.#onClosed = onClosed;
+    stream.on('data', (frame: Frame) => this.#receive(frame));
+    // The host ended or dropped the stream: every call on it is over.
+    stream.on('end', () => this.close('the host ended the channel'));
+    stream.on('cancelled', () => this.close('the channel was cancelled'));
+    stream.on('error', () => this.close('the channel failed'));
+  }
+
+  /** Cancels every call still running and ends the plugin's side. */
+  close(why: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const call of this.#open.values()) call.cancel(why);
+    this.#open.clear();
+    try {
+      this.#stream.end();
+    } catch {
+      // already gone
+    }
+    this.#onClosed(this);
+  }
+
+  #receive(frame: Frame): void {
+    if (this.#closed) return;
+    const id = frame.id ?? 0;
+    // Oneof members: message fields default to null on the prototype; `data` is checked last.
+    if (frame.call != null) this.#call(id, frame.call);
+    else if (frame.batch != null) this.#batch(id, frame.batch);
+    else if (frame.cancel != null) this.#cancel(id, frame.cancel.reason);
+    else if (frame.open != null) this.#openStream(id, frame.open.method ?? '');
+    else if (frame.end != null) this.#endInput(id);
+    else if (Object.hasOwn(frame, 'data')) this.#data(id, bytesOf(frame.data));
+  }
+
+  #call(id: number, req: WireCallRequest): void {
+    if (this.#open.has(id)) return; // the id is in use: not a valid new call
+    const ctx = new CallCtx(req.method ?? '');
+    const result = this.#dispatcher.call(ctx.method, bytesOf(req.payload), ctx);
+    if (!(result instanceof Promise)) {
+      this.#write({ id, result });
+      return;
+    }
+    this.#open.set(id, ctx);
+    result.then((r) => {
+      if (this.#open.get(id) !== ctx) return; // cancelled (or the channel closed): send nothing
+      this.#open.delete(id);
+      this.#write({ id, result: r });
+    });
+  }
+
+  #batch(id: number, req: WireBatchRequest): void {
+    if (this.#open.has(id)) return;
+    const ctx = new CallCtx(req.method ?? '');
+    const payloads = req.payloads ?? [];
+    const results = this.#dispatcher.batch(ctx.method, payloads, ctx);
+    if (!(results instanceof Promise)) {
+      this.#write({ id, batchResult: { results } });
+      return;
+    }
+    this.#open.set(id, ctx);
+    results.then((r: WireResult[]) => {
+      if (this.#open.get(id) !== ctx) return;
+      this.#open.delete(id);
+      this.#write({ id, batchResult: { results: r } });
+    });
+  }
+
+  #cancel(id: number, reason: string | undefined): void {
+    const call = this.#open.get(id);
+    if (call === undefined) return;
+    this.#open.delete(id);
+    call.cancel(reason ? `cancelled by the host (${reason})` : 'cancelled by the host');
+  }
+
+  #openStream(id: number, method: string): void {
+    if (this.#open.has(id)) return;
+    const handler = this.#dispatcher.streams.get(method);
+    if (handler === undefined) {
+      const kind = this.#dispatcher.methods.has(method) ? 'STREAM method (it is a UNARY method)' : 'STREAM method';
+      this.#write({ id, end: { error: this.#dispatcher.unknownMethod(method, kind).error } });
+      return;
+    }
+    const call = new StreamCall(method);
+    this.#open.set(id, call);
+    void this.#runStream(id, call, handler);
+  }
+
+  #data(id: number, message: Uint8Array): void {
+    const call = this.#open.get(id);
+    if (call instanceof StreamCall) call.input.push(message);
+  }
+
+  #endInput(id: number): void {
+    const call = this.#open.get(id);
+    if (call instanceof StreamCall) call.input.end();
+  }
+
+  async #runStream(id: number, call: StreamCall, handler: StreamHandler): Promise<void> {
+    const d = this.#dispatcher;
+    let error: WireResult['error'];
+    try {
+      for await (const message of handler(call.input, call.ctx)) {
+        if (this.#open.get(id) !== call) break; // cancelled: stop the generator, send nothing more
+        const out = d.outcome(call.ctx.method, message);
+        if (out.error) {
+          error = out.error;
+          break;
+        }
+        this.#write({ id, data: out.payload! });
+      }
+    } catch (err) {
+      error = d.failure(err).error;
+    }
+    if (this.#open.get(id) !== call) return;
+    this.#open.delete(id);
+    call.input.abandon();
+    this.#write({ id, end: error ? { error } : {} });
+  }
+
+  #write(frame: WireFrame): void {
+    if (this.#closed) return;
+    try {
+      this.#stream.write(frame);
+    } catch {
+      this.close('writing to the channel failed');
+    }
+  }
+}
