@@ -4,13 +4,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { printNativeBench, runNativeBench } from './native.js';
+import { printDynamicBench, runDynamicBench, type DynamicBenchResult } from './dynamic.js';
+import { printNativeBench, runNativeBench, type NativeBenchResult } from './native.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const quick = args.includes('--quick');
 const names = args.filter((a) => !a.startsWith('--'));
-const known = ['native'];
+const known = ['native', 'dynamic'];
 const selected = names.length === 0 ? known : names;
 const unknown = selected.filter((n) => !known.includes(n));
 if (unknown.length > 0) {
@@ -23,11 +24,14 @@ const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..
 const all: Record<string, unknown> = {};
 const started = Date.now();
 for (const name of selected) {
-  const result = runNativeBench({ quick, log });
+  const result = name === 'native' ? runNativeBench({ quick, log }) : await runDynamicBench({ quick, log });
   all[name] = result;
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
-  if (!json) printNativeBench(result);
+  if (!json) {
+    if (name === 'native') printNativeBench(result as NativeBenchResult);
+    else printDynamicBench(result as DynamicBenchResult);
+  }
 }
 if (json) process.stdout.write(JSON.stringify(selected.length === 1 ? all[selected[0]!] : all, null, 2) + '\n');
 log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s; JSON in ${path.relative(process.cwd(), outDir)}/`);
