@@ -236,22 +236,26 @@ export class PluginInstance {
       };
       entry.call = this.connection.plugin.Call({ method, payload }, { deadline }, (err: grpc.ServiceError | null, res?: WireResult) => {
         this.#unary.delete(entry);
-        if (err) {
-          reject(
-            this.#exitError ??
-              (err.code === grpcStatus.DEADLINE_EXCEEDED
-                ? new PluginCallCancelledError('PLUGHOST_DEADLINE_EXCEEDED', `"${this.spec.name}.${method}" exceeded its ${options.timeoutMs} ms deadline`)
-                : err.code === grpcStatus.CANCELLED
-                  ? new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', 'call aborted by its signal')
-                  : new PluginCallError(this.spec.name, method, 'PLUGHOST_TRANSPORT_ERROR', err.message)),
-          );
-        }
+        if (err) void this.#unaryError(method, err, options).then(reject);
         else if (res?.error) reject(new PluginCallError(this.spec.name, method, res.error.code ?? '', res.error.message ?? ''));
         else resolve(res?.payload ?? new Uint8Array(0));
       });
       this.#unary.add(entry);
       options.signal?.addEventListener('abort', () => entry.call.cancel(), { once: true });
     });
+  }
+
+  /** A failed unary RPC as a typed error; a dropped connection is usually the process dying, so wait a moment for its exit. */
+  async #unaryError(method: string, err: grpc.ServiceError, options: CallOptions): Promise<Error> {
+    if (err.code === grpcStatus.UNAVAILABLE || err.code === grpcStatus.INTERNAL) {
+      await Promise.race([this.process.exited, new Promise((r) => setTimeout(r, 500))]);
+    }
+    if (this.#exitError !== undefined) return this.#exitError;
+    if (err.code === grpcStatus.DEADLINE_EXCEEDED) {
+      return new PluginCallCancelledError('PLUGHOST_DEADLINE_EXCEEDED', `"${this.spec.name}.${method}" exceeded its ${options.timeoutMs} ms deadline`);
+    }
+    if (err.code === grpcStatus.CANCELLED) return new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', 'call aborted by its signal');
+    return new PluginCallError(this.spec.name, method, 'PLUGHOST_TRANSPORT_ERROR', err.message);
   }
 
   #onChannelBroken(err: Error): void {

@@ -91,7 +91,11 @@ export function describeResponse(def: PluginDefinition, dispatcher: Dispatcher):
       ...[...dispatcher.methods.keys()].map((name) => ({ name, kind: METHOD_KIND.UNARY })),
       ...[...dispatcher.streams.keys()].map((name) => ({ name, kind: METHOD_KIND.STREAM })),
     ],
-    capabilities: def.configure === undefined ? ['channel', 'batch'] : ['channel', 'batch', 'configure'],
+    capabilities: [
+      ...(def.advertise?.channel === false ? [] : ['channel']),
+      ...(def.advertise?.batch === false ? [] : ['batch']),
+      ...(def.configure === undefined ? [] : ['configure']),
+    ],
     protocolVersion: PROTOCOL_VERSION,
   };
 }

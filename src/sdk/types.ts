@@ -34,6 +34,11 @@ export interface PluginDefinition {
   appVersions?: number[];
   /** The magic cookie the host must set. Default PLUGHOST_COOKIE. */
   cookie?: { key: string; value: string };
+  /**
+   * Optional features to advertise (default: all). Without `channel` the host
+   * makes one unary Call RPC per call; without `batch` it never batches.
+   */
+  advertise?: { channel?: boolean; batch?: boolean };
 }
 
 /** A plugin that is serving. */

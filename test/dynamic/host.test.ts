@@ -112,6 +112,20 @@ describe('calls', () => {
     expect(plugin.stats().restarts).toBe(0);
   });
 
+  it('falls back to one unary Call per call for a plugin without the Channel', async () => {
+    const { host: h } = host();
+    const plugin = await h.loadDynamic(fixturePlugin({ FIXTURE_UNARY_ONLY: '1' }, { restart: { initialBackoffMs: 5 } }));
+    expect(plugin.capabilities).toEqual(['configure']);
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => plugin.call('echo', bytes(`u${i}`))));
+    expect(answers.map(text)).toEqual(Array.from({ length: 50 }, (_, i) => `u${i}`));
+    expect((await plugin.batch('echo', [bytes('a'), bytes('b')])).map((r) => text(r as Uint8Array))).toEqual(['a', 'b']);
+    expect((await rejection(plugin.call('fail', bytes('x')))).code).toBe('FIXTURE_FAILED');
+    expect((await rejection(plugin.call('hang', bytes(''), { timeoutMs: 100 }))).code).toBe('PLUGHOST_DEADLINE_EXCEEDED');
+    const crashed = await rejection(Promise.all([plugin.call('sleep', bytes('5000')), plugin.call('crash', bytes(''))]));
+    expect(crashed.code).toBe('PLUGHOST_PLUGIN_CRASHED');
+    expect(text(await plugin.call('echo', bytes('back')))).toBe('back');
+  });
+
   it('batches many payloads in one message, each with its own result', async () => {
     const { host: h } = host();
     const plugin = await h.loadDynamic(fixturePlugin());
@@ -240,6 +254,20 @@ describe('supervision', () => {
     await plugin.configure({ mode: 'kept' });
     await rejection(plugin.call('crash', bytes('')));
     expect(text(await plugin.call('config', bytes('')))).toBe('{"mode":"kept"}');
+  });
+
+  it('a plugin that ignores Shutdown and SIGTERM is stopped with SIGKILL', async () => {
+    const { host: h, log } = host();
+    const plugin = await h.loadDynamic(fixturePlugin({ FIXTURE_IGNORE_EXIT: '1' }, { shutdownGraceMs: 200, killGraceMs: 200 }));
+    const [pid] = plugin.pids();
+    const started = Date.now();
+    await plugin.close();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(alive(pid!)).toBe(false);
+    const messages = log.entries.map((e) => e.message);
+    expect(messages).toContain('plugin did not exit after Shutdown; sending SIGTERM');
+    expect(messages).toContain('fixture: ignoring SIGTERM');
+    expect(messages).toContain('plugin did not exit after SIGTERM; sending SIGKILL');
   });
 
   it('close() stops every instance, and later calls are refused', async () => {
