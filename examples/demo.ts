@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { createHost, PlughostError } from '../src/index.js';
+import { createHost, PluginCrashedError, PlughostError, silentLogger, type DynamicPlugin } from '../src/index.js';
+import { pythonWithGrpc } from '../src/dynamic/python.js';
 
 type Crc32 = {
   crc32(data: Uint8Array, seed?: number): number;
@@ -13,6 +14,7 @@ type Crc32 = {
 };
 type TextStats = {
   stats(text: Uint8Array, options?: { topK?: number }): { bytes: number; lines: number; words: number; top: [string, number][] };
+  statsBytes(text: Uint8Array): Uint8Array;
   fail(message: string): never;
 };
 
@@ -76,6 +78,50 @@ line(`${messages} messages of 64 B: one call each ${((loopMs * 1e6) / messages).
 const [stats, statsMs] = time(() => text.methods.stats(corpus, { topK: 3 }));
 line(`textstats: ${stats.lines} lines, ${stats.words} words, top ${stats.top.map(([w, n]) => `${w}×${n}`).join(' ')} in ${statsMs.toFixed(1)} ms`);
 
+step('the same textstats as subprocess plugins (TypeScript, Python)');
+const dynamicHost = createHost({ buildId: info.buildId, logger: silentLogger });
+const subprocessPlugins: Array<[string, DynamicPlugin]> = [];
+const tsPlugin = await dynamicHost.loadDynamic({
+  name: 'textstats-ts',
+  command: [process.execPath, path.join(root, 'dist/plugins-dynamic/textstats-ts/textstats.js')],
+  restart: { initialBackoffMs: 20 },
+});
+subprocessPlugins.push(['TypeScript', tsPlugin]);
+try {
+  subprocessPlugins.push(['Python', await dynamicHost.loadDynamic({
+    name: 'textstats-py',
+    command: [pythonWithGrpc(), path.join(root, 'plugins-dynamic/textstats-py/textstats.py')],
+  })]);
+} catch (err) {
+  line(`Python plugin skipped: ${(err as Error).message}`);
+}
+const chunks = Array.from({ length: 2000 }, (_, i) => corpus.subarray(i * 1024, i * 1024 + 1024));
+const [nativeOut, nativeMs] = time(() => chunks.map((c) => Buffer.from(text.methods.statsBytes(c)).toString()));
+line(`native    : ${chunks.length} chunks of 1 KiB in ${nativeMs.toFixed(1)} ms (${((nativeMs * 1000) / chunks.length).toFixed(1)} µs/chunk, in-process)`);
+for (const [label, plugin] of subprocessPlugins) {
+  const t0 = performance.now();
+  const out = await Promise.all(chunks.map((c) => plugin.call('statsBytes', c)));
+  const ms = performance.now() - t0;
+  const same = out.every((o, i) => Buffer.from(o).toString() === nativeOut[i]);
+  line(`${label.padEnd(10)}: same chunks in ${ms.toFixed(1)} ms (${((ms * 1000) / chunks.length).toFixed(1)} µs/chunk, auto-batched), ` +
+    `started in ${plugin.readyMs[0]!.toFixed(0)} ms, output identical to native: ${same}`);
+}
+
+step('crash containment, live');
+const victim = tsPlugin.pids()[0]!;
+const inFlight = Promise.all(chunks.slice(0, 50).map((c) => tsPlugin.call('statsBytes', c, { timeoutMs: 5000 })));
+process.kill(victim, 'SIGKILL');
+try {
+  await inFlight;
+  line('the calls in flight finished before the kill landed');
+} catch (err) {
+  line(`killed the TypeScript plugin (pid ${victim}) with SIGKILL: in-flight calls failed with ${(err as PlughostError).code}` +
+    ` (${err instanceof PluginCrashedError ? 'PluginCrashedError' : (err as Error).name}), the host kept running`);
+}
+const recovered = await tsPlugin.call('statsBytes', Buffer.from('back on its feet'));
+line(`next call answered by a restarted plugin (pid ${tsPlugin.pids()[0]}): ${Buffer.from(recovered).toString()}; restarts: ${tsPlugin.stats().restarts}`);
+await dynamicHost.close();
+
 step('what the host refuses (and survives)');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-demo-'));
 const refuse = (label: string, fn: () => unknown): void => {
@@ -108,7 +154,7 @@ const { loads } = host.stats();
 step('done');
 line(`loads: ${loads.loaded} loaded, ${loads.cached} cached, ${loads.refused} refused, ${loads.failed} failed; ` +
   `the host is still serving: crc32("ok") = ${crc.methods.crc32(Buffer.from('ok')).toString(16)}`);
-line(`finished in ${((performance.now() - started) / 1000).toFixed(2)} s. Measured numbers: npm run bench -- native`);
+line(`finished in ${((performance.now() - started) / 1000).toFixed(2)} s. Measured numbers: npm run bench`);
 
 function jsCrc32(data: Uint8Array): number {
   const table = new Uint32Array(256).map((_, n) => {
