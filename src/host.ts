@@ -3,7 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { hostBuildId, isValidBuildId } from './build/build-id.js';
-import { PlughostError, PlughostUsageError, type ErrorCode } from './errors.js';
+import { PluginUnavailableError, PlughostError, PlughostUsageError, type ErrorCode } from './errors.js';
 import { loadNativeModule } from './native/load.js';
 import { createNativePlugin, type MethodTable, type NativePlugin } from './native/plugin.js';
 import { DynamicPlugin, type DynamicPluginOptions } from './dynamic/dynamic-plugin.js';
@@ -77,6 +77,8 @@ export function createHost(options: HostOptions = {}): Host {
   const logger = options.logger ?? createJsonLogger();
   const byKey = new Map<string, NativePlugin>();
   const dynamic = new Set<DynamicPlugin>();
+  const loading = new Set<Promise<DynamicPlugin>>();
+  let closed = false;
   const counts: Record<LoadStatus, number> = { loaded: 0, cached: 0, refused: 0, failed: 0 };
   const events: LoadEvent[] = [];
 
@@ -128,17 +130,30 @@ export function createHost(options: HostOptions = {}): Host {
       }
     },
     async loadDynamic(opts: DynamicPluginOptions): Promise<DynamicPlugin> {
-      const plugin = await DynamicPlugin.start(opts, logger);
-      dynamic.add(plugin);
-      return plugin;
+      if (closed) throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `host is closed; cannot start "${opts.name}"`);
+      const starting = DynamicPlugin.start(opts, logger);
+      loading.add(starting);
+      try {
+        const plugin = await starting;
+        if (closed) {
+          // The host closed while this plugin started: it must not outlive it.
+          await plugin.close();
+          throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `host closed while "${opts.name}" was starting`);
+        }
+        dynamic.add(plugin);
+        return plugin;
+      } finally {
+        loading.delete(starting);
+      }
     },
     plugins: () => [...byKey.values()],
     dynamicPlugins: () => [...dynamic],
     stats: () => ({ loads: { ...counts }, events: [...events] }),
     async close(): Promise<void> {
+      closed = true;
       const all = [...dynamic];
       dynamic.clear();
-      await Promise.all(all.map((p) => p.close()));
+      await Promise.all([...all.map((p) => p.close()), ...[...loading].map((l) => l.then((p) => p.close(), () => undefined))]);
     },
   };
 }

@@ -24,6 +24,9 @@ export interface DynamicStream extends AsyncIterable<Uint8Array> {
 
 interface Pending {
   readonly method: string;
+  /** 0 while the call waits in the host for a window slot. */
+  id: number;
+  begin(): void;
   resolve(value: unknown): void;
   reject(err: Error): void;
   timer?: NodeJS.Timeout | undefined;
@@ -33,6 +36,8 @@ interface Pending {
 
 /** Frames a message needs beyond its payload (field tags, lengths, method name), generously. */
 const FRAME_OVERHEAD = 256;
+/** What one payload in a batch frame costs beyond its bytes (tag and length), generously. */
+export const BATCH_ITEM_OVERHEAD = 8;
 
 export class CallChannel {
   readonly #plugin: string;
@@ -40,7 +45,7 @@ export class CallChannel {
   readonly #pending = new Map<number, Pending>();
   readonly #window: number;
   readonly #maxMessageBytes: number;
-  readonly #queued: Array<() => void> = [];
+  readonly #queued: Pending[] = [];
   #nextId = 0;
   #broken: Error | undefined;
 
@@ -69,43 +74,49 @@ export class CallChannel {
   call(method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
     const tooLarge = this.#sizeError(method, payload.length);
     if (tooLarge !== undefined) return Promise.reject(tooLarge);
-    return this.#start(method, options, (id) => this.#stream.write({ id, call: { method, payload } })) as Promise<Uint8Array>;
+    return this.#start(method, options, (id) => this.#stream.write({ id, call: { method, payload } })).promise as Promise<Uint8Array>;
   }
 
   batch(method: string, payloads: readonly Uint8Array[], options: CallOptions = {}): Promise<WireResult[]> {
     let size = 0;
-    for (const p of payloads) size += p.length + 8;
+    for (const p of payloads) size += p.length + BATCH_ITEM_OVERHEAD;
     const tooLarge = this.#sizeError(method, size);
     if (tooLarge !== undefined) return Promise.reject(tooLarge);
-    return this.#start(method, options, (id) => this.#stream.write({ id, batch: { method, payloads: payloads as Uint8Array[] } })) as Promise<WireResult[]>;
+    return this.#start(method, options, (id) => this.#stream.write({ id, batch: { method, payloads: payloads as Uint8Array[] } })).promise as Promise<WireResult[]>;
   }
 
   openStream(method: string, options: CallOptions = {}): DynamicStream {
     const inbox = new StreamInbox();
-    let id = 0;
-    const done = this.#start(
+    // Writes made while the call waits for a window slot go out once it has an id.
+    let early: Array<(id: number) => void> | null = [];
+    const { promise, pending } = this.#start(
       method,
       options,
-      (assigned) => {
-        id = assigned;
+      (id) => {
         this.#stream.write({ id, open: { method } });
+        for (const op of early ?? []) op(id);
+        early = null;
       },
       inbox,
     );
-    done.then(
+    promise.then(
       () => inbox.finish(),
       (err: Error) => inbox.finish(err),
     );
+    const whenOpen = (op: (id: number) => void): void => {
+      if (early !== null) early.push(op);
+      else if (pending !== undefined && this.#pending.get(pending.id) === pending) op(pending.id);
+    };
     return {
       write: (message) => {
         const tooLarge = this.#sizeError(method, message.length);
         if (tooLarge !== undefined) throw tooLarge;
-        if (this.#pending.has(id)) this.#stream.write({ id, data: message });
+        whenOpen((id) => this.#stream.write({ id, data: message }));
       },
-      end: () => {
-        if (this.#pending.has(id)) this.#stream.write({ id, end: {} });
+      end: () => whenOpen((id) => this.#stream.write({ id, end: {} })),
+      cancel: (reason = 'cancelled by the host') => {
+        if (pending !== undefined) this.#abandon(pending, new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', reason));
       },
-      cancel: (reason = 'cancelled by the host') => this.#cancel(id, new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', reason)),
       [Symbol.asyncIterator]: () => inbox.iterator(),
     };
   }
@@ -113,12 +124,12 @@ export class CallChannel {
   /** Rejects every call in flight (the plugin died or the connection broke). */
   failAll(err: Error): void {
     this.#broken ??= err;
-    for (const [id, pending] of this.#pending) {
-      this.#pending.delete(id);
-      this.#settle(pending);
+    const all = [...this.#pending.values(), ...this.#queued.splice(0)];
+    this.#pending.clear();
+    for (const pending of all) {
+      this.#disarm(pending);
       pending.reject(err);
     }
-    for (const run of this.#queued.splice(0)) run();
   }
 
   close(): void {
@@ -142,33 +153,49 @@ export class CallChannel {
     }
   }
 
-  #start(method: string, options: CallOptions, send: (id: number) => void, stream?: StreamInbox): Promise<unknown> {
-    if (this.#broken !== undefined) return Promise.reject(this.#broken);
-    if (options.signal?.aborted) return Promise.reject(aborted(options.signal));
-    return new Promise((resolve, reject) => {
-      const pending: Pending = { method, resolve, reject, stream };
-      const begin = (): void => {
-        if (this.#broken !== undefined) {
-          reject(this.#broken);
-          return;
-        }
-        const id = this.#allocateId();
-        this.#pending.set(id, pending);
-        this.#arm(id, pending, options);
-        send(id);
+  #start(
+    method: string,
+    options: CallOptions,
+    send: (id: number) => void,
+    stream?: StreamInbox,
+  ): { promise: Promise<unknown>; pending: Pending | undefined } {
+    if (this.#broken !== undefined) return { promise: Promise.reject(this.#broken), pending: undefined };
+    if (options.signal?.aborted) return { promise: Promise.reject(aborted(options.signal)), pending: undefined };
+    let pending: Pending | undefined;
+    const promise = new Promise((resolve, reject) => {
+      const entry: Pending = {
+        method,
+        id: 0,
+        resolve,
+        reject,
+        stream,
+        begin: () => {
+          if (this.#broken !== undefined) {
+            this.#disarm(entry);
+            reject(this.#broken);
+            return;
+          }
+          entry.id = this.#allocateId();
+          this.#pending.set(entry.id, entry);
+          send(entry.id);
+        },
       };
+      pending = entry;
+      // Armed now, so a call waiting for a window slot still honours its deadline and signal.
+      this.#arm(entry, options);
       // The window bounds what the plugin must hold at once; the rest waits here.
-      if (this.#pending.size < this.#window) begin();
-      else this.#queued.push(begin);
+      if (this.#pending.size < this.#window) entry.begin();
+      else this.#queued.push(entry);
     });
+    return { promise, pending };
   }
 
-  #arm(id: number, pending: Pending, options: CallOptions): void {
+  #arm(pending: Pending, options: CallOptions): void {
     if (options.timeoutMs !== undefined) {
       pending.timer = setTimeout(
         () =>
-          this.#cancel(
-            id,
+          this.#abandon(
+            pending,
             new PluginCallCancelledError('PLUGHOST_DEADLINE_EXCEEDED', `"${this.#plugin}.${pending.method}" exceeded its ${options.timeoutMs} ms deadline`),
           ),
         options.timeoutMs,
@@ -176,19 +203,27 @@ export class CallChannel {
     }
     const signal = options.signal;
     if (signal !== undefined) {
-      const onAbort = (): void => this.#cancel(id, aborted(signal));
+      const onAbort = (): void => this.#abandon(pending, aborted(signal));
       signal.addEventListener('abort', onAbort, { once: true });
       pending.detach = () => signal.removeEventListener('abort', onAbort);
     }
   }
 
-  #cancel(id: number, err: PlughostError): void {
-    const pending = this.#pending.get(id);
-    if (pending === undefined) return;
-    this.#pending.delete(id);
+  /** Gives up on a call: a queued one just leaves the queue; a started one is also cancelled in the plugin. */
+  #abandon(pending: Pending, err: PlughostError): void {
+    if (pending.id === 0) {
+      const at = this.#queued.indexOf(pending);
+      if (at < 0) return; // already settled
+      this.#queued.splice(at, 1);
+      this.#disarm(pending);
+      pending.reject(err);
+      return;
+    }
+    if (this.#pending.get(pending.id) !== pending) return;
+    this.#pending.delete(pending.id);
     this.#settle(pending);
     pending.reject(err);
-    if (this.#broken === undefined) this.#stream.write({ id, cancel: { reason: err.code } });
+    if (this.#broken === undefined) this.#stream.write({ id: pending.id, cancel: { reason: err.code } });
   }
 
   #allocateId(): number {
@@ -197,11 +232,16 @@ export class CallChannel {
     return this.#nextId;
   }
 
-  #settle(pending: Pending): void {
+  #disarm(pending: Pending): void {
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     pending.detach?.();
+  }
+
+  /** A started call is over: its slot in the window goes to the next queued call. */
+  #settle(pending: Pending): void {
+    this.#disarm(pending);
     const next = this.#queued.shift();
-    if (next !== undefined) queueMicrotask(next);
+    if (next !== undefined) queueMicrotask(next.begin);
   }
 
   #receive(frame: WireFrame & { kind?: string }): void {

@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-import { PluginCallError, PluginUnavailableError, PlughostUsageError } from '../errors.js';
+import { PluginCallCancelledError, PluginCallError, PluginUnavailableError, PlughostUsageError } from '../errors.js';
 import { childLogger, type Logger } from '../logger.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, PLUGHOST_COOKIE } from '../protocol/handshake.js';
 import type { CallOptions, DynamicStream } from './call-channel.js';
@@ -64,9 +64,15 @@ type SlotState = 'starting' | 'ready' | 'restarting' | 'failed' | 'closed';
 interface Slot {
   instance: PluginInstance | null;
   state: SlotState;
-  ready: Promise<PluginInstance>;
   crashTimes: number[];
   failure: Error | undefined;
+  /** Bumped whenever what the slot should run changes (restart, reload, close): a stale restart shuts its result down. */
+  generation: number;
+  restartTimer: NodeJS.Timeout | undefined;
+  /** The restart attempt under way, awaited by close(). */
+  restarting: Promise<void> | undefined;
+  /** Callers waiting for this slot to be ready (or to give up). */
+  waiters: Array<{ resolve(): void }>;
 }
 
 const DEFAULT_RESTART: Required<RestartPolicy> = { maxRestarts: 5, windowMs: 60_000, initialBackoffMs: 100, maxBackoffMs: 5_000 };
@@ -82,6 +88,7 @@ export class DynamicPlugin {
   #restarts = 0;
   #crashes = 0;
   #closed = false;
+  readonly #reloads = new Set<Promise<void>>();
   #described: PluginInstance | null = null;
 
   private constructor(options: DynamicPluginOptions, logger: Logger) {
@@ -120,14 +127,15 @@ export class DynamicPlugin {
     if (!Number.isInteger(size) || size < 1) {
       throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', `pool size of "${options.name}" must be a positive integer`, { found: String(size) });
     }
-    const started = await Promise.allSettled(Array.from({ length: size }, () => PluginInstance.start(plugin.#spec)));
+    const slots = Array.from({ length: size }, () => plugin.#newSlot());
+    // Each instance is watched as soon as it is up: one that dies while its
+    // siblings still start is restarted like any crash.
+    const started = await Promise.allSettled(slots.map(async (slot) => plugin.#install(slot, await PluginInstance.start(plugin.#spec))));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) {
-      await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.shutdown() : undefined)));
+      await plugin.close();
       throw failed.reason;
     }
-    for (const r of started) plugin.#adopt((r as PromiseFulfilledResult<PluginInstance>).value);
-    plugin.#described = plugin.#slots[0]!.instance;
     return plugin;
   }
 
@@ -155,14 +163,16 @@ export class DynamicPlugin {
 
   /** One call. Rejects with PluginCallError (the plugin's error), PluginCrashedError, PluginCallCancelledError or PluginUnavailableError. */
   async call(method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
-    const instance = this.#pick() ?? (await this.#waitForInstance());
-    return instance.call(method, payload, this.#withDefaults(options));
+    const instance = this.#pick();
+    if (instance !== null) return instance.call(method, payload, this.#withDefaults(options));
+    const [waited, rest] = await this.#acquire(this.#withDefaults(options));
+    return waited.call(method, payload, rest);
   }
 
   /** Many payloads in one message; each item is its result or its PluginCallError. */
   async batch(method: string, payloads: readonly Uint8Array[], options: CallOptions = {}): Promise<BatchItem[]> {
-    const instance = this.#pick() ?? (await this.#waitForInstance());
-    const results = await instance.batch(method, payloads, this.#withDefaults(options));
+    const [instance, rest] = await this.#acquire(this.#withDefaults(options));
+    const results = await instance.batch(method, payloads, rest);
     return results.map((r) =>
       r.error ? new PluginCallError(this.name, method, r.error.code ?? '', r.error.message ?? '') : (r.payload ?? new Uint8Array(0)),
     );
@@ -170,15 +180,16 @@ export class DynamicPlugin {
 
   /** A call of a STREAM method. */
   async stream(method: string, options: CallOptions = {}): Promise<DynamicStream> {
-    const instance = this.#pick() ?? (await this.#waitForInstance());
-    return instance.stream(method, options);
+    const [instance, rest] = await this.#acquire(options);
+    return instance.stream(method, rest);
   }
 
   /** Hot configuration: every instance gets it now, and every restarted one at start. */
   async configure(config: Uint8Array | object): Promise<void> {
     const bytes = config instanceof Uint8Array ? config : Buffer.from(JSON.stringify(config));
-    this.#config = bytes;
     await Promise.all(this.#liveInstances().map((i) => i.configure(bytes)));
+    // Kept (for restarted instances) only once the running ones accepted it.
+    this.#config = bytes;
   }
 
   /**
@@ -188,25 +199,40 @@ export class DynamicPlugin {
    */
   async reload(changes: { command?: readonly string[]; env?: Readonly<Record<string, string>>; drainTimeoutMs?: number } = {}): Promise<void> {
     this.#checkOpen();
-    this.#spec = { ...this.#spec, command: changes.command ?? this.#spec.command, env: changes.env ?? this.#spec.env };
-    const fresh = await Promise.all(this.#slots.map(() => this.#startConfigured()));
-    const old = this.#slots.map((slot, i) => {
-      const previous = slot.instance;
-      slot.instance = fresh[i]!;
-      slot.state = 'ready';
-      slot.ready = Promise.resolve(fresh[i]!);
-      slot.crashTimes = [];
-      this.#watch(slot, fresh[i]!);
-      return previous;
-    });
-    this.#described = this.#slots[0]!.instance;
-    await Promise.all(
-      old.map(async (instance) => {
-        if (instance === null) return;
-        await instance.drain(changes.drainTimeoutMs ?? 30_000);
-        await instance.shutdown();
-      }),
-    );
+    const spec: InstanceSpec = { ...this.#spec, command: changes.command ?? this.#spec.command, env: changes.env ?? this.#spec.env };
+    const reloading = (async () => {
+      const started = await Promise.allSettled(this.#slots.map(() => this.#startConfigured(spec)));
+      const fresh = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined || this.#closed) {
+        // All or nothing: the old instances keep serving.
+        await Promise.all(fresh.map((i) => i.shutdown()));
+        if (failed !== undefined) throw failed.reason;
+        throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `plugin "${this.name}" was closed during reload`);
+      }
+      this.#spec = spec;
+      const old = this.#slots.map((slot, i) => {
+        const previous = slot.instance;
+        this.#cancelRestart(slot);
+        slot.crashTimes = [];
+        this.#install(slot, fresh[i]!);
+        return previous;
+      });
+      this.#described = this.#slots[0]!.instance;
+      await Promise.all(
+        old.map(async (instance) => {
+          if (instance === null) return;
+          await instance.drain(changes.drainTimeoutMs ?? 30_000);
+          await instance.shutdown();
+        }),
+      );
+    })();
+    this.#reloads.add(reloading);
+    try {
+      await reloading;
+    } finally {
+      this.#reloads.delete(reloading);
+    }
   }
 
   /**
@@ -234,7 +260,7 @@ export class DynamicPlugin {
     };
     return {
       call: async <T>(method: string, request: object, options: { timeoutMs?: number } = {}): Promise<T> => {
-        const instance = this.#pick() ?? (await this.#waitForInstance());
+        const [instance] = await this.#acquire({ timeoutMs: options.timeoutMs ?? this.#callTimeoutMs });
         const client = clientFor(instance) as grpc.Client & Record<string, Function>;
         if (typeof client[method] !== 'function') {
           throw new PlughostUsageError('PLUGHOST_UNKNOWN_METHOD', `service ${service} has no method "${method}"`);
@@ -246,7 +272,7 @@ export class DynamicPlugin {
           );
         });
       },
-      client: async () => clientFor(this.#pick() ?? (await this.#waitForInstance())),
+      client: async () => clientFor((await this.#acquire({}))[0]),
     };
   }
 
@@ -271,12 +297,21 @@ export class DynamicPlugin {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const closed = new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `plugin "${this.name}" is closed`);
     const instances = this.#slots.map((s) => s.instance);
+    const restarts = this.#slots.map((s) => s.restarting);
     for (const slot of this.#slots) {
+      this.#cancelRestart(slot);
       slot.state = 'closed';
-      slot.failure = new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `plugin "${this.name}" is closed`);
+      slot.failure = closed;
+      this.#wake(slot);
     }
-    await Promise.all(instances.map((i) => i?.shutdown()));
+    // In-flight restarts and reloads see #closed and stop what they started; wait for that too.
+    await Promise.all([
+      ...instances.map((i) => i?.shutdown()),
+      ...restarts,
+      ...[...this.#reloads].map((r) => r.catch(() => undefined)),
+    ]);
   }
 
   #withDefaults(options: CallOptions): CallOptions {
@@ -302,36 +337,105 @@ export class DynamicPlugin {
     return best;
   }
 
-  async #waitForInstance(): Promise<PluginInstance> {
-    this.#checkOpen();
-    const waiting = this.#slots.filter((s) => s.state === 'starting' || s.state === 'restarting');
-    if (waiting.length === 0) {
-      throw this.#slots.find((s) => s.failure !== undefined)?.failure ??
-        new PluginUnavailableError('PLUGHOST_PLUGIN_UNAVAILABLE', `plugin "${this.name}" has no running instance`);
+  /**
+   * A ready instance, waiting for a (re)starting one if need be, within the
+   * call's deadline and signal; returns the options with the time left.
+   */
+  async #acquire(options: CallOptions): Promise<[PluginInstance, CallOptions]> {
+    const ready = this.#pick();
+    if (ready !== null) return [ready, options];
+    const started = Date.now();
+    const { signal, timeoutMs } = options;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const giveUp = new Promise<never>((_, reject) => {
+      if (signal?.aborted) reject(new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', 'call aborted by its signal', { cause: signal.reason }));
+      onAbort = () => reject(new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', 'call aborted by its signal', { cause: signal?.reason }));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => reject(new PluginCallCancelledError('PLUGHOST_DEADLINE_EXCEEDED', `no instance of "${this.name}" was ready within the ${timeoutMs} ms deadline`)),
+          timeoutMs,
+        );
+      }
+    });
+    try {
+      const instance = await Promise.race([this.#waitForInstance(), giveUp]);
+      const rest = timeoutMs === undefined ? options : { ...options, timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)) };
+      return [instance, rest];
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
-    await Promise.any(waiting.map((s) => s.ready)).catch(() => undefined);
-    const instance = this.#pick();
-    if (instance !== null) return instance;
-    return this.#waitForInstance();
   }
 
-  #adopt(instance: PluginInstance): void {
-    const slot: Slot = { instance, state: 'ready', ready: Promise.resolve(instance), crashTimes: [], failure: undefined };
+  async #waitForInstance(): Promise<PluginInstance> {
+    for (;;) {
+      this.#checkOpen();
+      const instance = this.#pick();
+      if (instance !== null) return instance;
+      const waiting = this.#slots.filter((s) => s.state === 'starting' || s.state === 'restarting');
+      if (waiting.length === 0) {
+        throw (
+          this.#slots.find((s) => s.failure !== undefined)?.failure ??
+          new PluginUnavailableError('PLUGHOST_PLUGIN_UNAVAILABLE', `plugin "${this.name}" has no running instance`)
+        );
+      }
+      await new Promise<void>((resolve) => {
+        for (const slot of waiting) slot.waiters.push({ resolve });
+      });
+    }
+  }
+
+  #newSlot(): Slot {
+    const slot: Slot = {
+      instance: null,
+      state: 'starting',
+      crashTimes: [],
+      failure: undefined,
+      generation: 0,
+      restartTimer: undefined,
+      restarting: undefined,
+      waiters: [],
+    };
     this.#slots.push(slot);
-    this.#watch(slot, instance);
+    return slot;
   }
 
-  #watch(slot: Slot, instance: PluginInstance): void {
+  /** Makes `instance` the slot's running instance and watches it. */
+  #install(slot: Slot, instance: PluginInstance): void {
+    slot.instance = instance;
+    slot.state = 'ready';
+    slot.failure = undefined;
+    if (this.#described === null || !this.#described.alive) this.#described = instance;
     instance.onExit((status, expected) => {
       if (expected || slot.instance !== instance || this.#closed) return;
       this.#crashes++;
       this.#scheduleRestart(slot, status, instance.process.stderrTail());
     });
+    this.#wake(slot);
   }
 
-  async #startConfigured(): Promise<PluginInstance> {
-    const instance = await PluginInstance.start(this.#spec);
-    if (this.#config !== undefined) await instance.configure(this.#config);
+  #wake(slot: Slot): void {
+    for (const waiter of slot.waiters.splice(0)) waiter.resolve();
+  }
+
+  #cancelRestart(slot: Slot): void {
+    slot.generation++;
+    clearTimeout(slot.restartTimer);
+    slot.restartTimer = undefined;
+  }
+
+  async #startConfigured(spec: InstanceSpec = this.#spec): Promise<PluginInstance> {
+    const instance = await PluginInstance.start(spec);
+    if (this.#config !== undefined) {
+      try {
+        await instance.configure(this.#config);
+      } catch (err) {
+        await instance.shutdown();
+        throw err;
+      }
+    }
     return instance;
   }
 
@@ -352,43 +456,38 @@ export class DynamicPlugin {
         },
       );
       this.#logger.log('error', 'plugin crash loop: giving up', { plugin: this.name, crashes: slot.crashTimes.length });
+      this.#wake(slot);
       return;
     }
     const backoff = Math.min(this.#restart.initialBackoffMs * 2 ** (slot.crashTimes.length - 1), this.#restart.maxBackoffMs);
     slot.state = 'restarting';
     this.#logger.log('warn', 'restarting plugin', { plugin: this.name, after: describeExit(status), backoffMs: backoff });
-    slot.ready = new Promise<PluginInstance>((resolve, reject) => {
-      setTimeout(() => {
-        if (this.#closed) {
-          reject(new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `plugin "${this.name}" is closed`));
-          return;
-        }
-        this.#startConfigured().then(
-          (instance) => {
-            if (this.#closed) {
-              void instance.shutdown();
-              reject(new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `plugin "${this.name}" is closed`));
-              return;
-            }
-            this.#restarts++;
-            slot.instance = instance;
-            slot.state = 'ready';
-            if (this.#described === null || !this.#described.alive) this.#described = instance;
-            this.#watch(slot, instance);
-            resolve(instance);
-          },
-          (err: Error) => {
-            this.#logger.log('error', 'plugin restart failed', { plugin: this.name, error: err.message });
-            // A failed start counts as a crash of the same loop.
-            this.#scheduleRestart(slot, { code: null, signal: null }, [err.message]);
-            if (slot.state === 'failed') reject(slot.failure);
-            else slot.ready.then(resolve, reject);
-          },
-        );
-      }, backoff);
-    });
-    // Nobody may be waiting; an unobserved rejection is not an error here.
-    slot.ready.catch(() => {});
+    this.#cancelRestart(slot);
+    const generation = slot.generation;
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      const attempt = this.#startConfigured().then(
+        async (instance) => {
+          // Closed or reloaded meanwhile: this instance is not wanted.
+          if (this.#closed || slot.generation !== generation) {
+            await instance.shutdown();
+            return;
+          }
+          this.#restarts++;
+          this.#install(slot, instance);
+        },
+        (err: Error) => {
+          if (this.#closed || slot.generation !== generation) return;
+          this.#logger.log('error', 'plugin restart failed', { plugin: this.name, error: err.message });
+          // A failed start counts as a crash of the same loop.
+          this.#scheduleRestart(slot, { code: null, signal: null }, [err.message]);
+        },
+      );
+      const tracked: Promise<void> = attempt.finally(() => {
+        if (slot.restarting === tracked) slot.restarting = undefined;
+      });
+      slot.restarting = tracked;
+    }, backoff);
   }
 }
 

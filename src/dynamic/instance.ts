@@ -54,6 +54,7 @@ export class PluginInstance {
   #exitError: Error | undefined;
   #batching = 0;
   #probing = false;
+  #exitStatus: ExitStatus | undefined;
 
   private constructor(spec: InstanceSpec, proc: PluginProcess, conn: Connection, description: PluginDescription | null) {
     this.spec = spec;
@@ -86,7 +87,7 @@ export class PluginInstance {
     } catch (err) {
       conn.close();
       proc.kill('SIGKILL');
-      await proc.exited;
+      await waitForExit(proc, spec.killGraceMs);
       proc.cleanup();
       throw err;
     }
@@ -104,8 +105,10 @@ export class PluginInstance {
     return this.#exitError === undefined && !this.#stopping;
   }
 
+  /** Called once when the process exits; at once if it already has. */
   onExit(listener: ExitListener): void {
-    this.#exitListeners.push(listener);
+    if (this.#exitStatus !== undefined) listener(this.#exitStatus, this.#stopping);
+    else this.#exitListeners.push(listener);
   }
 
   call(method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
@@ -196,7 +199,7 @@ export class PluginInstance {
   /** Shutdown RPC → wait → SIGTERM → wait → SIGKILL. Only ever signals our own live child. */
   async shutdown(): Promise<void> {
     if (this.#stopping) {
-      await this.process.exited;
+      await waitForExit(this.process, this.spec.shutdownGraceMs + 2 * this.spec.killGraceMs);
       return;
     }
     this.#stopping = true;
@@ -212,7 +215,7 @@ export class PluginInstance {
         if (!(await waitExit(this.spec.killGraceMs))) {
           this.#logger.log('warn', 'plugin did not exit after SIGTERM; sending SIGKILL', { plugin: this.spec.name, pid: this.pid });
           this.process.kill('SIGKILL');
-          await this.process.exited;
+          await waitForExit(this.process, this.spec.killGraceMs);
         }
       }
     }
@@ -228,21 +231,27 @@ export class PluginInstance {
   }
 
   #callUnary(method: string, payload: Uint8Array, options: CallOptions): Promise<Uint8Array> {
-    return new Promise((resolve, reject) => {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', 'call aborted by its signal', { cause: signal.reason }));
+    const promise = new Promise<Uint8Array>((resolve, reject) => {
       const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+      const onAbort = (): void => entry.call.cancel();
       const entry = {
         call: undefined as unknown as grpc.ClientUnaryCall,
         reject,
       };
       entry.call = this.connection.plugin.Call({ method, payload }, { deadline }, (err: grpc.ServiceError | null, res?: WireResult) => {
         this.#unary.delete(entry);
+        signal?.removeEventListener('abort', onAbort);
         if (err) void this.#unaryError(method, err, options).then(reject);
         else if (res?.error) reject(new PluginCallError(this.spec.name, method, res.error.code ?? '', res.error.message ?? ''));
         else resolve(res?.payload ?? new Uint8Array(0));
       });
       this.#unary.add(entry);
-      options.signal?.addEventListener('abort', () => entry.call.cancel(), { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
+    if (options.timeoutMs !== undefined) promise.catch((err: unknown) => this.#afterFailure(err));
+    return promise;
   }
 
   /** A failed unary RPC as a typed error; a dropped connection is usually the process dying, so wait a moment for its exit. */
@@ -254,7 +263,10 @@ export class PluginInstance {
     if (err.code === grpcStatus.DEADLINE_EXCEEDED) {
       return new PluginCallCancelledError('PLUGHOST_DEADLINE_EXCEEDED', `"${this.spec.name}.${method}" exceeded its ${options.timeoutMs} ms deadline`);
     }
-    if (err.code === grpcStatus.CANCELLED) return new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', 'call aborted by its signal');
+    if (err.code === grpcStatus.CANCELLED && options.signal?.aborted) {
+      return new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', 'call aborted by its signal', { cause: options.signal.reason });
+    }
+    if (this.#stopping) return new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `plugin "${this.spec.name}" was stopped`);
     return new PluginCallError(this.spec.name, method, 'PLUGHOST_TRANSPORT_ERROR', err.message);
   }
 
@@ -271,6 +283,7 @@ export class PluginInstance {
   }
 
   #onExit(status: ExitStatus): void {
+    this.#exitStatus = status;
     const expected = this.#stopping;
     const tail = this.process.stderrTail().slice(-5).join(' | ');
     this.#exitError = expected
@@ -288,6 +301,11 @@ export class PluginInstance {
     }
     for (const listener of this.#exitListeners) listener(status, expected);
   }
+}
+
+/** Waits for the process to exit, but not forever (a process we cannot kill must not hang the host). */
+async function waitForExit(proc: PluginProcess, ms: number): Promise<void> {
+  await Promise.race([proc.exited, new Promise((r) => setTimeout(r, ms).unref())]);
 }
 
 function toDescription(wire: WireDescribeResponse): PluginDescription {

@@ -4,6 +4,7 @@
 // cancelled on their own).
 import { PluginCallError } from '../errors.js';
 import type { WireResult } from '../protocol/services.js';
+import { BATCH_ITEM_OVERHEAD } from './call-channel.js';
 
 export interface BatchSender {
   call(method: string, payload: Uint8Array): Promise<Uint8Array>;
@@ -34,8 +35,10 @@ export class MicroBatcher {
   call(method: string, payload: Uint8Array, sender: () => BatchSender): Promise<Uint8Array> {
     // Too big to share a frame: on its own (and refused there if over the limit).
     if (payload.length > this.#maxBytes / 4) return sender().call(method, payload);
+    // The same accounting as CallChannel.batch: each item costs its bytes plus 8, the method name once.
+    const itemBytes = payload.length + BATCH_ITEM_OVERHEAD;
     let queue = this.#queues.get(method);
-    if (queue !== undefined && queue.bytes + payload.length > this.#maxBytes) {
+    if (queue !== undefined && queue.bytes + itemBytes + method.length > this.#maxBytes) {
       this.#queues.delete(method);
       this.#send(method, queue, sender());
       queue = undefined;
@@ -47,7 +50,7 @@ export class MicroBatcher {
     const target = queue;
     const promise = new Promise<Uint8Array>((resolve, reject) => target.waiters.push({ resolve, reject }));
     queue.payloads.push(payload);
-    queue.bytes += payload.length + 8;
+    queue.bytes += itemBytes;
     if (queue.payloads.length >= this.#maxBatch) {
       this.#queues.delete(method);
       this.#send(method, queue, sender());

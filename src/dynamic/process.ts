@@ -75,9 +75,30 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
   // go-plugin's yamux multiplexing: grpc-js cannot speak it.
   delete env.PLUGIN_MULTIPLEX_GRPC;
 
+  const cleanup = (): void => fs.rmSync(socketDir, { recursive: true, force: true });
   const [program, ...args] = spec.command;
-  const child = spawn(program!, args, { cwd: spec.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let child: ChildProcessByStdio<Writable, Readable, Readable>;
+  try {
+    child = spawn(program!, args, { cwd: spec.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (err) {
+    // Invalid arguments (e.g. a NUL byte) throw synchronously instead of emitting 'error'.
+    cleanup();
+    return Promise.reject(
+      new PluginStartError('PLUGHOST_SPAWN_FAILED', `plugin "${spec.name}": cannot start ${JSON.stringify(program)}: ${(err as Error).message}`, {
+        cause: err,
+      }),
+    );
+  }
   const tail: string[] = [];
+  // Kept for the child's whole life: a failed kill() (EPERM) also emits 'error',
+  // and an 'error' without a listener would crash the host.
+  let spawnError: NodeJS.ErrnoException | undefined;
+  const errorListeners: Array<(err: NodeJS.ErrnoException) => void> = [];
+  child.on('error', (err: NodeJS.ErrnoException) => {
+    if (child.pid === undefined) spawnError = err;
+    for (const listener of errorListeners) listener(err);
+    if (child.pid !== undefined) spec.logger.log('warn', 'plugin process error', { plugin: spec.name, pid: child.pid, error: err.message });
+  });
   let exitStatus: ExitStatus | undefined;
   const exited = new Promise<ExitStatus>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -95,9 +116,14 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
     spec.logger.log(entry.level, entry.message, { ...entry.fields, plugin: spec.name, pid: child.pid, stream: 'stderr' });
   });
 
-  const cleanup = (): void => fs.rmSync(socketDir, { recursive: true, force: true });
-  const kill = (signal: NodeJS.Signals): boolean =>
-    exitStatus === undefined && child.exitCode === null && child.signalCode === null ? child.kill(signal) : false;
+  const kill = (signal: NodeJS.Signals): boolean => {
+    if (exitStatus !== undefined || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return false;
+    try {
+      return child.kill(signal);
+    } catch {
+      return false; // e.g. EPERM: never let a failed signal escape into the host
+    }
+  };
 
   return new Promise<PluginProcess>((resolve, reject) => {
     let settled = false;
@@ -109,7 +135,9 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
       clearTimeout(timer);
       stdout.removeAllListeners('line');
       kill('SIGKILL');
-      void exited.then(cleanup);
+      // A child that never spawned emits no 'exit': clean up now.
+      if (spawnError !== undefined) cleanup();
+      else void exited.then(cleanup);
       reject(err);
     };
     const timer = setTimeout(() => {
@@ -122,7 +150,8 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
       );
     }, spec.handshakeTimeoutMs);
 
-    child.once('error', (err: NodeJS.ErrnoException) => {
+    errorListeners.push((err) => {
+      if (spawnError === undefined) return;
       fail(
         new PluginStartError('PLUGHOST_SPAWN_FAILED', `plugin "${spec.name}": cannot start ${JSON.stringify(program)}: ${err.message}`, {
           cause: err,
