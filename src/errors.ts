@@ -46,7 +46,13 @@ export type ErrorCode =
   | 'PLUGHOST_DEADLINE_EXCEEDED'
   | 'PLUGHOST_CALL_ABORTED'
   | 'PLUGHOST_MESSAGE_TOO_LARGE'
-  | 'PLUGHOST_TRANSPORT_ERROR';
+  | 'PLUGHOST_TRANSPORT_ERROR'
+  // Manifests and the registry.
+  | 'PLUGHOST_MANIFEST_INVALID'
+  | 'PLUGHOST_MANIFEST_MISMATCH'
+  | 'PLUGHOST_WRONG_TARGET'
+  | 'PLUGHOST_UNKNOWN_PLUGIN'
+  | 'PLUGHOST_NOT_PORTABLE';
 
 export interface ErrorDetails {
   /** The plugin file the error is about. */

@@ -8,6 +8,9 @@ import { loadNativeModule } from './native/load.js';
 import { createNativePlugin, type MethodTable, type NativePlugin } from './native/plugin.js';
 import { DynamicPlugin, type DynamicPluginOptions } from './dynamic/dynamic-plugin.js';
 import { createJsonLogger, type Logger } from './logger.js';
+import { readManifest } from './manifest/load.js';
+import type { Plugin } from './registry/plugin.js';
+import { Registry, type LoadOptions, type PluginListing } from './registry/registry.js';
 
 export interface HostOptions {
   /**
@@ -17,6 +20,11 @@ export interface HostOptions {
   readonly buildId?: string;
   /** Where host events and plugin logs go (default: JSON lines on stderr, level from $PLUGHOST_LOG_LEVEL or info). */
   readonly logger?: Logger;
+  /**
+   * A manifest.json (or a directory holding one): plugins by name with
+   * host.load(name), every pin verified at load. Its build ID is the host's.
+   */
+  readonly manifest?: string;
 }
 
 export interface LoadNativeOptions {
@@ -47,6 +55,12 @@ export interface Host {
   readonly buildId: string;
   /** Verifies, then loads, a native plugin; the same file (by inode) always yields the same plugin. */
   loadNative<M extends MethodTable = MethodTable>(file: string, options?: LoadNativeOptions): NativePlugin<M>;
+  /** A plugin from the manifest by name, verified against every pin, loaded once (lazily). */
+  load(name: string, options?: LoadOptions): Promise<Plugin>;
+  /** Loads the named plugins now (default: all in the manifest), so first calls pay no start-up. */
+  warmUp(names?: readonly string[]): Promise<Plugin[]>;
+  /** The manifest's plugins (empty without a manifest). */
+  list(): PluginListing[];
   /** Starts a dynamic (subprocess, gRPC) plugin and resolves once every instance is healthy and described. */
   loadDynamic(options: DynamicPluginOptions): Promise<DynamicPlugin>;
   /** Native plugins this host has loaded, in load order. */
@@ -67,7 +81,15 @@ const LOAD_FAILURES: ReadonlySet<string> = new Set<ErrorCode>([
 ]);
 
 export function createHost(options: HostOptions = {}): Host {
-  const buildId = options.buildId ?? hostBuildId();
+  const source = options.manifest === undefined ? undefined : readManifest(options.manifest);
+  if (source !== undefined && options.buildId !== undefined && options.buildId !== source.manifest.buildId) {
+    throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'the host build ID differs from the manifest\'s', {
+      file: source.file,
+      expected: `"${source.manifest.buildId}" (manifest)`,
+      found: `"${options.buildId}" (buildId option)`,
+    });
+  }
+  const buildId = options.buildId ?? source?.manifest.buildId ?? hostBuildId();
   if (typeof buildId !== 'string' || !isValidBuildId(buildId)) {
     throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'invalid build ID', {
       expected: '1-63 characters from [A-Za-z0-9._+-]',
@@ -88,8 +110,20 @@ export function createHost(options: HostOptions = {}): Host {
     if (events.length > MAX_EVENTS) events.shift();
   };
 
-  return {
+  const noManifest = (): PlughostUsageError =>
+    new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'this host has no manifest', { hint: 'createHost({ manifest: "path/to/manifest.json" })' });
+
+  const host: Host = {
     buildId,
+    load(name, loadOptions) {
+      if (registry === undefined) return Promise.reject(noManifest());
+      return registry.load(name, loadOptions);
+    },
+    warmUp(names) {
+      if (registry === undefined) return Promise.reject(noManifest());
+      return Promise.all((names ?? registry.list().map((p) => p.name)).map((n) => registry!.load(n)));
+    },
+    list: () => registry?.list() ?? [],
     loadNative<M extends MethodTable = MethodTable>(file: string, opts: LoadNativeOptions = {}): NativePlugin<M> {
       if (typeof file !== 'string' || file === '') {
         throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'loadNative needs a file path', {
@@ -156,4 +190,12 @@ export function createHost(options: HostOptions = {}): Host {
       await Promise.all([...all.map((p) => p.close()), ...[...loading].map((l) => l.then((p) => p.close(), () => undefined))]);
     },
   };
+  const registry =
+    source === undefined
+      ? undefined
+      : new Registry(source, {
+          loadNative: (file, o) => host.loadNative(file, o),
+          loadDynamic: (o) => host.loadDynamic(o),
+        });
+  return host;
 }

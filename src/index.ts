@@ -2,6 +2,13 @@
 export { createHost } from './host.js';
 export type { Host, HostOptions, HostStats, LoadEvent, LoadNativeOptions, LoadStatus } from './host.js';
 export type { MethodTable, NativePlugin } from './native/plugin.js';
+export type { Plugin } from './registry/plugin.js';
+export type { LoadOptions, PluginListing } from './registry/registry.js';
+export type { Manifest, PluginEntry, NativeEntry, DynamicEntry, RunOptions } from './manifest/schema.js';
+export { readManifest, parseManifest } from './manifest/load.js';
+export { isolatedNativeOptions } from './isolate/index.js';
+export { verifyManifest } from './manifest/verify-entry.js';
+export type { VerifyRow } from './manifest/verify-entry.js';
 export type { ApiVersion, NativeDescriptor } from './native/descriptor.js';
 export { HOST_API_VERSION } from './native/descriptor.js';
 export { inspectNative, verifyNative } from './native/inspect.js';

@@ -7,20 +7,39 @@ import { BuildError, PlughostUsageError } from '../errors.js';
 import { resolveBuildId, isValidBuildId, BUILD_INFO_FILE, type BuildInfo } from './build-id.js';
 import { findNodeHeaders, type NodeHeaders } from './node-headers.js';
 import { runTool } from './run-tool.js';
+import type { RunOptions } from '../manifest/schema.js';
 
 export type Builder = 'node-gyp' | 'cmake-js';
 
-/** One entry of `plughost.plugins` in a project's package.json. */
+/** A native entry of `plughost.plugins` in a project's package.json. */
 export interface PluginBuildSpec {
   readonly name: string;
+  readonly kind?: 'native';
   readonly builder: Builder;
   /** Directory holding binding.gyp or CMakeLists.txt, relative to the project. */
   readonly dir: string;
   /** The built `.node`, relative to the project. */
   readonly output: string;
   /** Used when node-gyp cannot find Node headers without a download. */
-  readonly fallback?: Omit<PluginBuildSpec, 'name' | 'fallback'>;
+  readonly fallback?: Omit<PluginBuildSpec, 'name' | 'fallback' | 'kind' | 'isolate' | 'options'>;
+  /** Manifest: run it in a subprocess. */
+  readonly isolate?: boolean;
+  readonly options?: RunOptions;
 }
+
+/** A dynamic entry: nothing to compile, but it goes into the manifest. */
+export interface DynamicBuildSpec {
+  readonly name: string;
+  readonly kind: 'dynamic';
+  /** The entry file, relative to the project (pinned by SHA-256). */
+  readonly path: string;
+  /** argv; "{path}" is the entry file; "node" is the host's Node, "python3" a Python with grpc. */
+  readonly command: readonly string[];
+  readonly cookie?: { readonly key: string; readonly value: string };
+  readonly options?: RunOptions;
+}
+
+export type AnyBuildSpec = PluginBuildSpec | DynamicBuildSpec;
 
 export interface BuiltPlugin {
   readonly name: string;
@@ -47,7 +66,7 @@ export interface BuildResult {
 
 const require = createRequire(import.meta.url);
 
-export function readPluginSpecs(projectDir: string): PluginBuildSpec[] {
+export function readPluginSpecs(projectDir: string): AnyBuildSpec[] {
   const manifest = JSON.parse(fs.readFileSync(path.join(projectDir, 'package.json'), 'utf8'));
   const specs = manifest?.plughost?.plugins;
   if (!Array.isArray(specs)) {
@@ -56,7 +75,7 @@ export function readPluginSpecs(projectDir: string): PluginBuildSpec[] {
       expected: '"plughost": { "plugins": [{ "name", "builder", "dir", "output" }] }',
     });
   }
-  return specs as PluginBuildSpec[];
+  return specs as AnyBuildSpec[];
 }
 
 export async function buildPlugins(options: BuildOptions): Promise<BuildResult> {
@@ -72,7 +91,9 @@ export async function buildPlugins(options: BuildOptions): Promise<BuildResult> 
   }
   const headers = options.headers !== undefined ? options.headers : findNodeHeaders(env);
   if (headers === null) log('no local Node headers: node-gyp plugins use their cmake-js fallback');
-  const plan = readPluginSpecs(options.projectDir).map((spec) => choose(spec, headers !== null));
+  const plan = readPluginSpecs(options.projectDir)
+    .filter((spec): spec is PluginBuildSpec => spec.kind !== 'dynamic')
+    .map((spec) => choose(spec, headers !== null));
 
   // One tool run per directory: a binding.gyp with several targets builds them all at once.
   const runs = new Map<string, typeof plan>();

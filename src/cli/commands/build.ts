@@ -1,6 +1,7 @@
 import path from 'node:path';
 
 import { buildPlugins, writeBuildInfo } from '../../build/build-plugins.js';
+import { buildManifest, writeManifest } from '../../build/write-manifest.js';
 import { formatMs, reportFailure } from '../output.js';
 
 export async function buildCommand(opts: { buildId?: string; dir?: string }): Promise<void> {
@@ -13,8 +14,9 @@ export async function buildCommand(opts: { buildId?: string; dir?: string }): Pr
     });
     const info = writeBuildInfo(projectDir, result);
     for (const p of result.plugins) process.stdout.write(`built ${p.name.padEnd(12)} ${path.relative(projectDir, p.file)}\n`);
+    const manifest = writeManifest(projectDir, await buildManifest(projectDir, result, (line) => process.stdout.write(line + '\n')));
     process.stdout.write(
-      `build ${result.buildId}: ${result.plugins.length} plugin(s) in ${formatMs(result.ms)}; wrote ${path.relative(projectDir, info)}\n`,
+      `build ${result.buildId}: ${result.plugins.length} plugin(s) in ${formatMs(result.ms)}; wrote ${path.relative(projectDir, info)} and ${path.relative(projectDir, manifest)}\n`,
     );
   } catch (err) {
     reportFailure(err, false);

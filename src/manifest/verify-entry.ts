@@ -1,0 +1,94 @@
+// Checking one manifest entry against this machine and the file on disk,
+// without running any plugin code. Used by the host before every load and
+// by `plughost verify` for a whole deploy.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { PluginFormatError, PluginIntegrityError, PlughostError } from '../errors.js';
+import { formatApiVersion, type NativeDescriptor } from '../native/descriptor.js';
+import { verifyNative } from '../native/inspect.js';
+import type { Manifest, PluginEntry } from './schema.js';
+import { currentTarget, describeTarget, type Target } from './target.js';
+
+export interface EntryCheck {
+  readonly plugin: string;
+  readonly file: string;
+  /** Set for native plugins: what the file's descriptor says. */
+  readonly descriptor: NativeDescriptor | null;
+}
+
+export function entryFile(entry: PluginEntry, dir: string): string {
+  return path.resolve(dir, entry.path);
+}
+
+/** Throws the first failed check as a typed error naming plugin, field, expected and found. */
+export function verifyEntry(manifest: Manifest, entry: PluginEntry, dir: string, target: Target = currentTarget()): EntryCheck {
+  const file = entryFile(entry, dir);
+  const mismatch = (field: string, expected: string, found: string, hint?: string): PluginIntegrityError =>
+    new PluginIntegrityError('PLUGHOST_MANIFEST_MISMATCH', `plugin "${entry.name}": ${field} does not match the manifest`, {
+      file,
+      expected: `${expected} (manifest)`,
+      found: `${found} (file)`,
+      hint,
+    });
+
+  if (entry.kind === 'native') {
+    const wanted: Target = { platform: entry.platform, arch: entry.arch, libc: entry.libc };
+    if (wanted.platform !== target.platform || wanted.arch !== target.arch || (wanted.libc ?? null) !== target.libc) {
+      throw new PluginFormatError('PLUGHOST_WRONG_TARGET', `plugin "${entry.name}" was built for another machine`, {
+        file,
+        expected: `${describeTarget(target)} (this machine)`,
+        found: `${describeTarget(wanted)} (manifest)`,
+        hint: 'Deploy the bundle built for this platform, arch and libc',
+      });
+    }
+    const checked = verifyNative(file, { buildId: manifest.buildId, sha256: entry.sha256 });
+    const d = checked.descriptor;
+    const fields: Array<[string, string, string]> = [
+      ['name', entry.name, d.name],
+      ['version', entry.version, d.version],
+      ['buildId', entry.buildId, d.buildId],
+      ['apiVersion', entry.apiVersion, formatApiVersion(d.apiVersion)],
+      ['napiVersion', String(entry.napiVersion), String(d.napiVersion)],
+    ];
+    for (const [field, expected, found] of fields) {
+      if (expected !== found) throw mismatch(field, expected, found, 'Rebuild the manifest from the files you deploy (plughost build)');
+    }
+    return { plugin: entry.name, file, descriptor: d };
+  }
+
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', `plugin "${entry.name}": cannot read its entry file`, { file, cause: err });
+  }
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== entry.sha256) throw mismatch('sha256', entry.sha256, sha, 'The file changed after the manifest was written');
+  return { plugin: entry.name, file, descriptor: null };
+}
+
+export interface VerifyRow {
+  readonly plugin: string;
+  readonly kind: string;
+  readonly ok: boolean;
+  readonly code: string | null;
+  readonly detail: string;
+}
+
+/** Every entry checked; failures are collected, not thrown. */
+export function verifyManifest(manifest: Manifest, dir: string, target: Target = currentTarget()): VerifyRow[] {
+  return manifest.plugins.map((entry) => {
+    try {
+      const check = verifyEntry(manifest, entry, dir, target);
+      const detail = check.descriptor
+        ? `${check.descriptor.name} ${check.descriptor.version}, build ${check.descriptor.buildId}, sha256 ok`
+        : `entry ${entry.path}, sha256 ok`;
+      return { plugin: entry.name, kind: entry.kind + (entry.kind === 'native' && entry.isolate ? ' (isolated)' : ''), ok: true, code: null, detail };
+    } catch (err) {
+      if (!(err instanceof PlughostError)) throw err;
+      return { plugin: entry.name, kind: entry.kind, ok: false, code: err.code, detail: err.message };
+    }
+  });
+}

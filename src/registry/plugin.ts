@@ -1,0 +1,84 @@
+// One face for a plugin of either kind: portable methods (bytes in, bytes
+// out) through `call` and `batch`; the raw native functions when in-process.
+import { PluginCallError, PlughostError, PlughostUsageError } from '../errors.js';
+import type { CallOptions } from '../dynamic/call-channel.js';
+import type { BatchItem, DynamicPlugin } from '../dynamic/dynamic-plugin.js';
+import type { NativePlugin } from '../native/plugin.js';
+
+export interface Plugin {
+  readonly name: string;
+  readonly kind: 'native' | 'dynamic';
+  /** A native plugin running in a subprocess (crash-contained). */
+  readonly isolated: boolean;
+  readonly version: string;
+  readonly methods: readonly string[];
+  /** A portable method: one payload in, one out. Method errors reject with PluginCallError on every path. */
+  call(method: string, payload: Uint8Array, options?: CallOptions): Promise<Uint8Array>;
+  /** Many payloads; each item is its result or its PluginCallError. */
+  batch(method: string, payloads: readonly Uint8Array[], options?: CallOptions): Promise<BatchItem[]>;
+  /** In-process native plugins only: the plugin's own N-API functions (no host code on the call). */
+  readonly native: NativePlugin | undefined;
+  /** Dynamic and isolated plugins: the supervised process pool (stream, configure, reload, stats). */
+  readonly dynamic: DynamicPlugin | undefined;
+}
+
+export function fromNative(plugin: NativePlugin): Plugin {
+  const invoke = (method: string, payload: Uint8Array): Uint8Array => {
+    const fn = plugin.method(method);
+    let out: unknown;
+    try {
+      out = fn(payload);
+    } catch (err) {
+      if (err instanceof PlughostError) throw err;
+      const e = err as { code?: unknown; message?: string };
+      throw new PluginCallError(plugin.name, method, typeof e.code === 'string' ? e.code : 'PLUGHOST_PLUGIN_EXCEPTION', e.message ?? String(err));
+    }
+    if (!(out instanceof Uint8Array)) {
+      throw new PlughostUsageError('PLUGHOST_NOT_PORTABLE', `method "${method}" of plugin "${plugin.name}" is not portable (bytes in, bytes out)`, {
+        expected: 'a Uint8Array result',
+        found: out === null ? 'null' : typeof out,
+        hint: `Call it directly through plugin.native.methods.${method}`,
+      });
+    }
+    return out;
+  };
+  return {
+    name: plugin.name,
+    kind: 'native',
+    isolated: false,
+    version: plugin.version,
+    methods: plugin.methodNames,
+    call: async (method, payload) => invoke(method, payload),
+    batch: async (method, payloads) =>
+      payloads.map((p) => {
+        try {
+          return invoke(method, p);
+        } catch (err) {
+          if (err instanceof PluginCallError) return err;
+          throw err;
+        }
+      }),
+    native: plugin,
+    dynamic: undefined,
+  };
+}
+
+export function fromDynamic(plugin: DynamicPlugin, isolated: boolean): Plugin {
+  return {
+    get name() {
+      return plugin.name;
+    },
+    kind: isolated ? 'native' : 'dynamic',
+    isolated,
+    get version() {
+      return plugin.version;
+    },
+    get methods() {
+      return plugin.methods.map((m) => m.name);
+    },
+    call: (method, payload, options) => plugin.call(method, payload, options),
+    batch: (method, payloads, options) => plugin.batch(method, payloads, options),
+    native: undefined,
+    dynamic: plugin,
+  };
+}

@@ -1,0 +1,137 @@
+// Plugins by name, from a manifest: verified against every pin before any
+// plugin code runs, loaded lazily, loaded once.
+import { PluginIntegrityError, PlughostUsageError } from '../errors.js';
+import type { DynamicPlugin, DynamicPluginOptions } from '../dynamic/dynamic-plugin.js';
+import { pythonWithGrpc } from '../dynamic/python.js';
+import { isolatedNativeOptions } from '../isolate/index.js';
+import type { LoadedManifest } from '../manifest/load.js';
+import type { DynamicEntry, NativeEntry, PluginEntry, RunOptions } from '../manifest/schema.js';
+import { verifyEntry } from '../manifest/verify-entry.js';
+import type { NativePlugin } from '../native/plugin.js';
+import { fromDynamic, fromNative, type Plugin } from './plugin.js';
+
+export interface RegistryLoaders {
+  loadNative(file: string, options: { sha256: string }): NativePlugin;
+  loadDynamic(options: DynamicPluginOptions): Promise<DynamicPlugin>;
+}
+
+export interface LoadOptions {
+  /** Run a native plugin in a subprocess (or in-process with false), whatever its manifest says. */
+  readonly isolate?: boolean;
+}
+
+export interface PluginListing {
+  readonly name: string;
+  readonly kind: 'native' | 'dynamic';
+  readonly version: string;
+  readonly path: string;
+  readonly isolate: boolean;
+  readonly methods: readonly string[];
+  readonly loaded: boolean;
+}
+
+export class Registry {
+  readonly #source: LoadedManifest;
+  readonly #loaders: RegistryLoaders;
+  readonly #loading = new Map<string, Promise<Plugin>>();
+
+  constructor(source: LoadedManifest, loaders: RegistryLoaders) {
+    this.#source = source;
+    this.#loaders = loaders;
+  }
+
+  get buildId(): string {
+    return this.#source.manifest.buildId;
+  }
+
+  list(): PluginListing[] {
+    return this.#source.manifest.plugins.map((e) => ({
+      name: e.name,
+      kind: e.kind,
+      version: e.version,
+      path: e.path,
+      isolate: e.kind === 'native' && e.isolate === true,
+      methods: e.methods,
+      loaded: [...this.#loading.keys()].some((k) => k.startsWith(`${e.name}\0`)),
+    }));
+  }
+
+  async load(name: string, options: LoadOptions = {}): Promise<Plugin> {
+    const entry = this.#entry(name);
+    const isolate = entry.kind === 'native' && (options.isolate ?? entry.isolate ?? false);
+    const key = `${name}\0${isolate}`;
+    let loading = this.#loading.get(key);
+    if (loading === undefined) {
+      loading = this.#load(entry, isolate);
+      this.#loading.set(key, loading);
+      // A failed start may succeed later (a dynamic plugin's dependency came up): do not cache failures.
+      loading.catch(() => this.#loading.delete(key));
+    }
+    return loading;
+  }
+
+  #entry(name: string): PluginEntry {
+    const entry = this.#source.manifest.plugins.find((p) => p.name === name);
+    if (entry === undefined) {
+      throw new PlughostUsageError('PLUGHOST_UNKNOWN_PLUGIN', `no plugin "${name}" in the manifest`, {
+        file: this.#source.file,
+        expected: `one of ${this.#source.manifest.plugins.map((p) => p.name).join(', ') || '(none)'}`,
+        found: name,
+      });
+    }
+    return entry;
+  }
+
+  async #load(entry: PluginEntry, isolate: boolean): Promise<Plugin> {
+    const { manifest, dir } = this.#source;
+    // Every pin, before any plugin code runs.
+    const { file } = verifyEntry(manifest, entry, dir);
+    if (entry.kind === 'native' && !isolate) {
+      const plugin = fromNative(this.#loaders.loadNative(file, { sha256: entry.sha256 }));
+      checkMethods(entry, plugin.methods, file);
+      return plugin;
+    }
+    const dynamic = await this.#loaders.loadDynamic(entry.kind === 'native' ? this.#isolated(entry, file) : this.#dynamic(entry, file));
+    const plugin = fromDynamic(dynamic, entry.kind === 'native');
+    try {
+      checkMethods(entry, plugin.methods, file);
+    } catch (err) {
+      await dynamic.close();
+      throw err;
+    }
+    return plugin;
+  }
+
+  #isolated(entry: NativeEntry, file: string): DynamicPluginOptions {
+    return isolatedNativeOptions(file, { name: entry.name, buildId: entry.buildId, sha256: entry.sha256, ...runOptions(entry.options) });
+  }
+
+  #dynamic(entry: DynamicEntry, file: string): DynamicPluginOptions {
+    const command = entry.command.map((arg, i) => {
+      if (i === 0 && arg === 'node') return process.execPath;
+      if (i === 0 && (arg === 'python3' || arg === 'python')) return pythonWithGrpc();
+      return arg.replaceAll('{path}', file).replaceAll('{dir}', this.#source.dir);
+    });
+    return { name: entry.name, command, cwd: this.#source.dir, cookie: entry.cookie, ...runOptions(entry.options) };
+  }
+}
+
+function runOptions(options: RunOptions | undefined): Partial<DynamicPluginOptions> {
+  if (options === undefined) return {};
+  const { env, ...rest } = options;
+  return { ...rest, ...(env === undefined ? {} : { env }) };
+}
+
+/** The manifest's method list is a pin too: the plugin must serve exactly those. */
+function checkMethods(entry: PluginEntry, served: readonly string[], file: string): void {
+  const want = [...entry.methods].sort().join(', ');
+  const have = [...served].sort().join(', ');
+  if (want !== have) {
+    throw new PluginIntegrityError('PLUGHOST_MANIFEST_MISMATCH', `plugin "${entry.name}": methods do not match the manifest`, {
+      file,
+      expected: `${want || '(none)'} (manifest)`,
+      found: `${have || '(none)'} (plugin)`,
+      hint: 'Rebuild the manifest (plughost build) from the plugins you deploy',
+    });
+  }
+}

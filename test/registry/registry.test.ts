@@ -1,0 +1,219 @@
+// host.load(name) from a manifest: one API for both kinds, every pin checked
+// (and refused, naming plugin, field, expected and found) before plugin code runs.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+
+import { readBuildInfo } from '../../src/build/build-id.js';
+import { currentTarget } from '../../src/manifest/target.js';
+import { manifestJsonSchemaText } from '../../src/manifest/json-schema.js';
+import { createHost, PluginCallError, type Host, type Manifest } from '../../src/index.js';
+import { capturingLogger, rejection, root, text } from '../dynamic/support.js';
+
+const fx = inject('nativeFixtures');
+const target = currentTarget();
+const sha = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+let dir: string;
+let marker: string;
+let hosts: Host[] = [];
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-registry-'));
+  marker = path.join(dir, 'marker.log');
+  process.env.PLUGHOST_TEST_MARKER = marker;
+  fs.mkdirSync(path.join(dir, 'plugins'));
+  fs.copyFileSync(path.join(fx.built, 'good.node'), path.join(dir, 'plugins/good.node'));
+  fs.copyFileSync(path.join(root, 'dist/plugins-dynamic/textstats-ts/textstats.js'), path.join(dir, 'plugins/textstats.js'));
+});
+afterEach(async () => {
+  await Promise.all(hosts.map((h) => h.close()));
+  hosts = [];
+  delete process.env.PLUGHOST_TEST_MARKER;
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function goodEntry(): Manifest['plugins'][number] {
+  return {
+    name: 'fixture-good',
+    kind: 'native',
+    version: '1.2.3',
+    path: 'plugins/good.node',
+    sha256: sha(path.join(dir, 'plugins/good.node')),
+    methods: ['add', 'hello'],
+    buildId: fx.buildId,
+    platform: target.platform as 'linux',
+    arch: target.arch,
+    libc: target.libc,
+    apiVersion: '1.0',
+    napiVersion: 8,
+  };
+}
+
+function manifest(plugins: unknown[], extra: Record<string, unknown> = {}): string {
+  const file = path.join(dir, 'manifest.json');
+  fs.writeFileSync(file, JSON.stringify({ schemaVersion: 1, buildId: fx.buildId, plugins, ...extra }));
+  return file;
+}
+
+function host(file: string): Host {
+  const h = createHost({ manifest: file, logger: capturingLogger() });
+  hosts.push(h);
+  return h;
+}
+
+const markerLines = (): string[] => (fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').trim().split('\n') : []);
+
+describe('loading by name', () => {
+  it('loads a native plugin lazily, once, with its raw functions and the portable API', async () => {
+    const h = host(manifest([goodEntry()]));
+    expect(h.buildId).toBe(fx.buildId);
+    expect(h.list()).toMatchObject([{ name: 'fixture-good', kind: 'native', loaded: false }]);
+    expect(markerLines()).toEqual([]);
+    const plugin = await h.load('fixture-good');
+    expect(await h.load('fixture-good')).toBe(plugin);
+    expect(plugin).toMatchObject({ name: 'fixture-good', kind: 'native', isolated: false, version: '1.2.3' });
+    expect(plugin.native?.methods.add(2, 3)).toBe(5);
+    // hello returns a string: not a portable (bytes in, bytes out) method.
+    expect((await rejection(plugin.call('hello', new Uint8Array(1)))).code).toBe('PLUGHOST_NOT_PORTABLE');
+    // A plugin's own error keeps its code, as PluginCallError.
+    const err = await rejection(plugin.call('add', new Uint8Array(1)));
+    expect(err).toBeInstanceOf(PluginCallError);
+    expect(err.code).toBe('PLUGHOST_INVALID_ARGUMENT');
+    expect(h.list()[0]!.loaded).toBe(true);
+  });
+
+  it('gives native, dynamic and isolated plugins one API and the same results', async () => {
+    const info = readBuildInfo(root)!;
+    const textstatsFile = path.join(root, info.plugins.find((p) => p.name === 'textstats')!.file);
+    fs.copyFileSync(textstatsFile, path.join(dir, 'plugins/textstats.node'));
+    const file = path.join(dir, 'manifest.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        schemaVersion: 1,
+        buildId: info.buildId,
+        plugins: [
+          {
+            name: 'textstats', kind: 'native', version: '1.0.0', path: 'plugins/textstats.node', sha256: sha(textstatsFile),
+            methods: ['fail', 'stats', 'statsBytes'], buildId: info.buildId, platform: target.platform, arch: target.arch,
+            libc: target.libc, apiVersion: '1.0', napiVersion: 8,
+          },
+          {
+            name: 'textstats-ts', kind: 'dynamic', version: '1.0.0', path: 'plugins/textstats.js', sha256: sha(path.join(dir, 'plugins/textstats.js')),
+            methods: ['echo', 'statsBytes', 'upper'], command: ['node', '{path}'],
+          },
+        ],
+      }),
+    );
+    // The copied entry file imports the SDK relatively: run it from the dist tree instead.
+    fs.rmSync(path.join(dir, 'plugins/textstats.js'));
+    fs.symlinkSync(path.join(root, 'dist/plugins-dynamic/textstats-ts/textstats.js'), path.join(dir, 'plugins/textstats.js'));
+    const h = createHost({ manifest: file, logger: capturingLogger() });
+    hosts.push(h);
+    const input = Buffer.from('One API, three ways to run: one API!\n');
+    const native = await h.load('textstats');
+    const dynamic = await h.load('textstats-ts');
+    const isolated = await h.load('textstats', { isolate: true });
+    expect(isolated).toMatchObject({ kind: 'native', isolated: true });
+    const outputs = await Promise.all([native, dynamic, isolated].map((p) => p.call('statsBytes', input)));
+    expect(new Set(outputs.map(text)).size).toBe(1);
+    // Method errors are PluginCallError with the plugin's code on every path.
+    for (const p of [native, dynamic, isolated]) {
+      const err = await rejection(p.call('statsBytes', Uint8Array.of(0xff)));
+      expect(err).toBeInstanceOf(PluginCallError);
+      expect(err.code).toBe('PLUGHOST_INVALID_ARGUMENT');
+    }
+    const batch = await isolated.batch('statsBytes', [input, Uint8Array.of(0xff)]);
+    expect(text(batch[0] as Uint8Array)).toBe(text(outputs[0]!));
+    expect(batch[1]).toBeInstanceOf(PluginCallError);
+  });
+
+  it('names the plugins it has when asked for an unknown one', async () => {
+    const err = await rejection(host(manifest([goodEntry()])).load('nope'));
+    expect(err.code).toBe('PLUGHOST_UNKNOWN_PLUGIN');
+    expect(err.expected).toContain('fixture-good');
+  });
+
+  it('warms up every plugin at once', async () => {
+    const h = host(manifest([goodEntry()]));
+    const [plugin] = await h.warmUp();
+    expect(plugin!.name).toBe('fixture-good');
+    expect(markerLines()).toContain('fixture-good init');
+  });
+});
+
+describe('every pin is checked', () => {
+  type Case = [field: string, change: (e: Record<string, unknown>) => void, code: string, expected: string, found: string, ranCode: boolean];
+  const cases: Case[] = [
+    ['name', (e) => (e.name = 'other-name'), 'PLUGHOST_MANIFEST_MISMATCH', 'other-name (manifest)', 'fixture-good (file)', false],
+    ['version', (e) => (e.version = '9.9.9'), 'PLUGHOST_MANIFEST_MISMATCH', '9.9.9 (manifest)', '1.2.3 (file)', false],
+    ['apiVersion', (e) => (e.apiVersion = '1.1'), 'PLUGHOST_MANIFEST_MISMATCH', '1.1 (manifest)', '1.0 (file)', false],
+    ['napiVersion', (e) => (e.napiVersion = 7), 'PLUGHOST_MANIFEST_MISMATCH', '7 (manifest)', '8 (file)', false],
+    ['sha256', (e) => (e.sha256 = 'a'.repeat(64)), 'PLUGHOST_CHECKSUM_MISMATCH', 'a'.repeat(64), '', false],
+    ['platform', (e) => (e.platform = 'darwin'), 'PLUGHOST_WRONG_TARGET', '(this machine)', 'darwin', false],
+    ['arch', (e) => (e.arch = 'arm64'), 'PLUGHOST_WRONG_TARGET', '(this machine)', 'arm64', false],
+    ['libc', (e) => (e.libc = 'musl'), 'PLUGHOST_WRONG_TARGET', '(this machine)', 'musl', false],
+    ['methods', (e) => (e.methods = ['add', 'hello', 'extra']), 'PLUGHOST_MANIFEST_MISMATCH', 'add, extra, hello (manifest)', 'add, hello (plugin)', true],
+  ];
+
+  it.each(cases)('%s', async (field, change, code, expected, found, ranCode) => {
+    const entry = goodEntry() as unknown as Record<string, unknown>;
+    change(entry);
+    // A copy per case: a file whose init ran stays loaded in this process.
+    const copy = `plugins/good-${field}.node`;
+    fs.copyFileSync(path.join(dir, 'plugins/good.node'), path.join(dir, copy));
+    entry.path = copy;
+    const err = await rejection(host(manifest([entry])).load(String(entry.name)));
+    expect(err.code).toBe(code);
+    expect(err.message).toContain(String(entry.name) === 'other-name' || code === 'PLUGHOST_CHECKSUM_MISMATCH' ? '' : `"${entry.name}"`);
+    expect(err.expected).toContain(expected);
+    expect(err.found).toContain(found);
+    if (code === 'PLUGHOST_MANIFEST_MISMATCH') expect(err.message).toContain(field);
+    // Only the methods pin needs the plugin loaded to be checked.
+    expect(markerLines().length > 0).toBe(ranCode);
+  });
+
+  it('a native plugin of another build refuses the whole manifest', () => {
+    const entry = { ...goodEntry(), buildId: 'other-build' };
+    expect(() => host(manifest([entry]))).toThrow(expect.objectContaining({ code: 'PLUGHOST_MANIFEST_INVALID', message: expect.stringContaining('plugins.0.buildId') }));
+  });
+
+  it('a dynamic plugin whose entry file changed is refused', async () => {
+    const entry = {
+      name: 'ts', kind: 'dynamic', version: '1.0.0', path: 'plugins/textstats.js', sha256: 'b'.repeat(64),
+      methods: ['echo'], command: ['node', '{path}'],
+    };
+    const err = await rejection(host(manifest([entry])).load('ts'));
+    expect(err.code).toBe('PLUGHOST_MANIFEST_MISMATCH');
+    expect(err.message).toContain('sha256');
+  });
+});
+
+describe('manifest validation', () => {
+  it('lists every violation with its path', () => {
+    const file = manifest([{ ...goodEntry(), sha256: 'nothex', path: '../escape.node' }, { name: 'x', kind: 'weird' }], { extra: 1 });
+    try {
+      createHost({ manifest: file, logger: capturingLogger() });
+      expect.unreachable();
+    } catch (err) {
+      const message = (err as Error).message;
+      expect((err as { code: string }).code).toBe('PLUGHOST_MANIFEST_INVALID');
+      for (const p of ['plugins.0.sha256', 'plugins.0.path', 'plugins.1.kind']) expect(message).toContain(p);
+      expect(message).toContain('extra');
+    }
+  });
+
+  it('refuses duplicate names and a host build ID that contradicts the manifest', () => {
+    expect(() => host(manifest([goodEntry(), goodEntry()]))).toThrow(/duplicate plugin name/);
+    expect(() => createHost({ manifest: manifest([goodEntry()]), buildId: 'another', logger: capturingLogger() })).toThrow(
+      expect.objectContaining({ code: 'PLUGHOST_INVALID_ARGUMENT' }),
+    );
+  });
+
+  it('schema/manifest.schema.json is generated from the validator', () => {
+    expect(fs.readFileSync(path.join(root, 'schema/manifest.schema.json'), 'utf8')).toBe(manifestJsonSchemaText());
+  });
+});
