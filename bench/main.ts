@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { printDynamicBench, runDynamicBench, type DynamicBenchResult } from './dynamic.js';
 import { printNativeBench, runNativeBench, type NativeBenchResult } from './native.js';
+import { printTradeoff } from './tradeoff.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -32,6 +33,9 @@ for (const name of selected) {
     if (name === 'native') printNativeBench(result as NativeBenchResult);
     else printDynamicBench(result as DynamicBenchResult);
   }
+}
+if (!json && all.native !== undefined && all.dynamic !== undefined) {
+  printTradeoff(all.native as NativeBenchResult, all.dynamic as DynamicBenchResult);
 }
 if (json) process.stdout.write(JSON.stringify(selected.length === 1 ? all[selected[0]!] : all, null, 2) + '\n');
 log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s; JSON in ${path.relative(process.cwd(), outDir)}/`);

@@ -1,0 +1,41 @@
+import fs from 'node:fs';
+
+import { createHost } from '../../host.js';
+import { createJsonLogger } from '../../logger.js';
+import { formatMs, printJson, reportFailure } from '../output.js';
+
+export interface CallCommandOptions {
+  manifest?: string;
+  data?: string;
+  file?: string;
+  hex?: boolean;
+  json?: boolean;
+  isolate?: boolean;
+  timeout?: string;
+}
+
+/** `plughost call NAME METHOD`: load one plugin from the manifest and call a portable method. */
+export async function callCommand(name: string, method: string, opts: CallCommandOptions): Promise<void> {
+  const started = performance.now();
+  const host = createHost({ manifest: opts.manifest ?? '.', logger: createJsonLogger('warn') });
+  try {
+    const payload = opts.file !== undefined ? fs.readFileSync(opts.file) : Buffer.from(opts.data ?? '');
+    const plugin = await host.load(name, opts.isolate === undefined ? {} : { isolate: opts.isolate });
+    const loaded = performance.now();
+    const out = Buffer.from(await plugin.call(method, payload, opts.timeout === undefined ? {} : { timeoutMs: Number(opts.timeout) }));
+    const called = performance.now();
+    if (opts.json) {
+      printJson({ ok: true, plugin: name, kind: plugin.kind, isolated: plugin.isolated, method, bytesIn: payload.length, bytesOut: out.length, output: opts.hex ? out.toString('hex') : out.toString('utf8'), loadMs: loaded - started, callMs: called - loaded });
+    } else {
+      process.stdout.write((opts.hex ? out.toString('hex') : out.toString('utf8')) + '\n');
+      process.stderr.write(
+        `called ${name}.${method} (${plugin.kind}${plugin.isolated ? ', isolated' : ''}): ${payload.length} bytes in, ${out.length} out; ` +
+          `load ${formatMs(loaded - started)}, call ${formatMs(called - loaded)}\n`,
+      );
+    }
+  } catch (err) {
+    reportFailure(err, opts.json === true, { plugin: name, method });
+  } finally {
+    await host.close();
+  }
+}
