@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 import { createHost, verifyNative } from '../src/index.js';
 import { readBuildInfo } from '../src/build/build-id.js';
+import { HostMetrics } from '../src/metrics/host-metrics.js';
+import { instrumentNative } from '../src/native/instrument.js';
 import { compare, formatNs, median, printTable, type Measurement } from './measure.js';
 
 type Crc32 = {
@@ -53,6 +55,10 @@ export interface NativeBenchResult {
   readonly machine: Record<string, unknown>;
   readonly results: Measurement[];
   readonly hostOverRaw: number;
+  /** instrumentNative wrapper feeding a HostMetrics recorder, over the raw N-API call. */
+  readonly instrumentedOverRaw: number;
+  /** What the instrumentation adds to one call, in ns (instrumented minus host). */
+  readonly instrumentationNsPerCall: number;
   readonly batchSpeedup64B: number;
   readonly batchArraySpeedup64B: number;
   readonly nativeOverCrc32Npm64KiB: number;
@@ -77,7 +83,11 @@ export function runNativeBench(opts: { quick?: boolean; log: (s: string) => void
   process.dlopen(rawModule, file);
   const raw = rawModule.exports;
   // (c) the same method handed out by the host.
-  const viaHost = createHost({ buildId: info.buildId }).loadNative<Crc32>(file).methods;
+  const crcPlugin = createHost({ buildId: info.buildId }).loadNative<Crc32>(file);
+  const viaHost = crcPlugin.methods;
+  // (d) opt-in metrics: the same method timed and counted into a HostMetrics.
+  const metrics = new HostMetrics();
+  const instrumented = instrumentNative(crcPlugin, metrics.recorder(crcPlugin.name));
 
   opts.log('per-call cost (crc32 of 16 bytes) ...');
   const small = random(16, 1);
@@ -88,6 +98,7 @@ export function runNativeBench(opts: { quick?: boolean; log: (s: string) => void
       { name: 'crc-32 npm (JS), 16 B', run: (n) => { let s = 0; for (let i = 0; i < n; i++) s ^= CRC32npm.buf(small); return s; } },
       { name: 'raw N-API crc32, 16 B', run: (n) => { const f = raw.crc32; let s = 0; for (let i = 0; i < n; i++) s ^= f(small); return s; } },
       { name: 'host crc32, 16 B', run: (n) => { const f = viaHost.crc32; let s = 0; for (let i = 0; i < n; i++) s ^= f(small); return s; } },
+      { name: 'host crc32, instrumented, 16 B', run: (n) => { const f = instrumented.crc32; let s = 0; for (let i = 0; i < n; i++) s ^= f(small); return s; } },
     ],
     { rounds },
   );
@@ -129,6 +140,8 @@ export function runNativeBench(opts: { quick?: boolean; log: (s: string) => void
 
   const by = (rows: Measurement[], name: string): Measurement => rows.find((r) => r.name === name)!;
   const hostOverRaw = by(perCall, 'host crc32, 16 B').nsPerOp / by(perCall, 'raw N-API crc32, 16 B').nsPerOp;
+  const instrumentedOverRaw = by(perCall, 'host crc32, instrumented, 16 B').nsPerOp / by(perCall, 'raw N-API crc32, 16 B').nsPerOp;
+  const instrumentationNsPerCall = by(perCall, 'host crc32, instrumented, 16 B').nsPerOp - by(perCall, 'host crc32, 16 B').nsPerOp;
   const perCall64 = by(batch, 'crc32 per call, 64 B').nsPerItem;
   const batchSpeedup64B = perCall64 / by(batch, 'crc32Batch packed+offsets, 64 B').nsPerItem;
   const batchArraySpeedup64B = perCall64 / by(batch, 'crc32Batch array of buffers, 64 B').nsPerItem;
@@ -141,6 +154,8 @@ export function runNativeBench(opts: { quick?: boolean; log: (s: string) => void
     machine: { node: process.version, arch: process.arch, cpus: os.cpus().length, cpu: os.cpus()[0]?.model },
     results: [...perCall, ...batch, ...throughput],
     hostOverRaw,
+    instrumentedOverRaw,
+    instrumentationNsPerCall,
     batchSpeedup64B,
     batchArraySpeedup64B,
     nativeOverCrc32Npm64KiB: npmBig / nativeBig,
@@ -177,6 +192,7 @@ export function printNativeBench(r: NativeBenchResult): void {
   ]);
   printTable('Ratios', ['ratio', 'value', 'target', 'met'], [
     ['host / raw N-API per call', r.hostOverRaw.toFixed(3), r.targets.hostOverRaw!.target, yes(r.targets.hostOverRaw!.met)],
+    [`instrumented / raw N-API per call (+${formatNs(r.instrumentationNsPerCall)})`, r.instrumentedOverRaw.toFixed(3), '', ''],
     ['per-call / batch (packed), 64 B', r.batchSpeedup64B.toFixed(1), r.targets.batchSpeedup64B!.target, yes(r.targets.batchSpeedup64B!.met)],
     ['per-call / batch (array), 64 B', r.batchArraySpeedup64B.toFixed(1), '', ''],
     ['crc-32 npm / native, 64 KiB', r.nativeOverCrc32Npm64KiB.toFixed(1), r.targets.nativeOverCrc32Npm64KiB!.target, yes(r.targets.nativeOverCrc32Npm64KiB!.met)],

@@ -9,6 +9,9 @@ import { createNativePlugin, type MethodTable, type NativePlugin } from './nativ
 import { DynamicPlugin, type DynamicPluginOptions } from './dynamic/dynamic-plugin.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import { readManifest } from './manifest/load.js';
+import { HostMetrics } from './metrics/host-metrics.js';
+import { instrumentNative } from './native/instrument.js';
+import type { DynamicPluginObserver } from './dynamic/dynamic-plugin.js';
 import type { Plugin } from './registry/plugin.js';
 import { Registry, type LoadOptions, type PluginListing } from './registry/registry.js';
 
@@ -25,6 +28,12 @@ export interface HostOptions {
    * host.load(name), every pin verified at load. Its build ID is the host's.
    */
   readonly manifest?: string;
+  /**
+   * Time and count calls of native plugins' portable methods (plugin.call /
+   * batch) in the metrics. Off by default: it costs ~71 ns per call (measured,
+   * docs/metrics.md). Dynamic calls are always counted.
+   */
+  readonly instrumentNative?: boolean;
 }
 
 export interface LoadNativeOptions {
@@ -65,6 +74,10 @@ export interface Host {
   loadDynamic(options: DynamicPluginOptions): Promise<DynamicPlugin>;
   /** Native plugins this host has loaded, in load order. */
   plugins(): readonly NativePlugin[];
+  /** This host's metrics (prom-client registry in `.registry`; `.serve()` exposes /metrics over HTTP). */
+  metrics(): HostMetrics;
+  /** Timed wrappers around a native plugin's functions, recorded in this host's metrics (~71 ns per call). */
+  instrument<M extends MethodTable>(plugin: NativePlugin<M>): Readonly<M>;
   /** Dynamic plugins this host has started and not closed. */
   dynamicPlugins(): readonly DynamicPlugin[];
   stats(): HostStats;
@@ -97,15 +110,21 @@ export function createHost(options: HostOptions = {}): Host {
     });
   }
   const logger = options.logger ?? createJsonLogger();
+  const metrics = new HostMetrics();
   const byKey = new Map<string, NativePlugin>();
   const dynamic = new Set<DynamicPlugin>();
   const loading = new Set<Promise<DynamicPlugin>>();
+  // Metrics are labelled with the name the plugin was loaded under (the manifest's).
+  const metricNames = new WeakMap<DynamicPlugin, string>();
   let closed = false;
   const counts: Record<LoadStatus, number> = { loaded: 0, cached: 0, refused: 0, failed: 0 };
   const events: LoadEvent[] = [];
 
   const record = (event: Omit<LoadEvent, 'at'>): void => {
     counts[event.status]++;
+    const name = event.plugin ?? pathName(event.file);
+    metrics.recordLoad(name, 'native', event.status, event.totalMs / 1000);
+    if (event.status === 'loaded' || event.status === 'cached') metrics.setUp(name, 'native', true);
     events.push({ ...event, at: Date.now() });
     if (events.length > MAX_EVENTS) events.shift();
   };
@@ -165,7 +184,17 @@ export function createHost(options: HostOptions = {}): Host {
     },
     async loadDynamic(opts: DynamicPluginOptions): Promise<DynamicPlugin> {
       if (closed) throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `host is closed; cannot start "${opts.name}"`);
-      const starting = DynamicPlugin.start(opts, logger);
+      const t0 = performance.now();
+      const observer = combineObservers(metrics.dynamicObserver(opts.name), opts.observer);
+      const starting = DynamicPlugin.start({ ...opts, observer }, logger);
+      starting.then(
+        (p) => {
+          metrics.recordLoad(opts.name, 'dynamic', 'loaded', (performance.now() - t0) / 1000);
+          metrics.trackInflight(opts.name, () => p.inFlight);
+          metricNames.set(p, opts.name);
+        },
+        (err: unknown) => metrics.recordLoad(opts.name, 'dynamic', err instanceof PlughostError ? err.code : 'failed', (performance.now() - t0) / 1000),
+      );
       loading.add(starting);
       try {
         const plugin = await starting;
@@ -181,12 +210,15 @@ export function createHost(options: HostOptions = {}): Host {
       }
     },
     plugins: () => [...byKey.values()],
+    metrics: () => metrics,
+    instrument: (plugin) => instrumentNative(plugin, metrics.recorder(plugin.name)),
     dynamicPlugins: () => [...dynamic],
     stats: () => ({ loads: { ...counts }, events: [...events] }),
     async close(): Promise<void> {
       closed = true;
       const all = [...dynamic];
       dynamic.clear();
+      for (const p of all) metrics.untrack(metricNames.get(p) ?? p.name);
       await Promise.all([...all.map((p) => p.close()), ...[...loading].map((l) => l.then((p) => p.close(), () => undefined))]);
     },
   };
@@ -196,6 +228,29 @@ export function createHost(options: HostOptions = {}): Host {
       : new Registry(source, {
           loadNative: (file, o) => host.loadNative(file, o),
           loadDynamic: (o) => host.loadDynamic(o),
+          instrument: options.instrumentNative === true ? (plugin) => host.instrument(plugin) : undefined,
         });
   return host;
+}
+
+function pathName(file: string): string {
+  return path.basename(file).replace(/\.node$/, '');
+}
+
+function combineObservers(a: DynamicPluginObserver, b: DynamicPluginObserver | undefined): DynamicPluginObserver {
+  if (b === undefined) return a;
+  return {
+    onCall: (method, status, seconds) => {
+      a.onCall?.(method, status, seconds);
+      b.onCall?.(method, status, seconds);
+    },
+    onRestart: () => {
+      a.onRestart?.();
+      b.onRestart?.();
+    },
+    onUp: (up) => {
+      a.onUp?.(up);
+      b.onUp?.(up);
+    },
+  };
 }

@@ -5,6 +5,7 @@ import * as protoLoader from '@grpc/proto-loader';
 
 import { PluginCallCancelledError, PluginCallError, PluginUnavailableError, PlughostUsageError } from '../errors.js';
 import { childLogger, type Logger } from '../logger.js';
+import { errorStatus } from '../metrics/status.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, PLUGHOST_COOKIE } from '../protocol/handshake.js';
 import type { CallOptions, DynamicStream } from './call-channel.js';
 import { PluginInstance, type InstanceSpec, type MethodDescription } from './instance.js';
@@ -49,6 +50,22 @@ export interface DynamicPluginOptions {
   readonly killGraceMs?: number;
   /** After a call misses its deadline, a plugin whose health check takes longer than this is killed and restarted (default 1000). */
   readonly livenessTimeoutMs?: number;
+  /** Told of every call, restart and up/down change (e.g. HostMetrics.dynamicObserver(name)); no timing work without one. */
+  readonly observer?: DynamicPluginObserver;
+}
+
+/**
+ * Hooks for metrics. onCall: every call() and every item of batch(), with
+ * status 'ok' or the error's code and the duration in seconds (a batch's
+ * items each get the whole batch's duration). onRestart: each successful
+ * restart after a crash. onUp: the plugin became able to serve calls (an
+ * instance is ready) or stopped being able to (crashed, restarting, given up
+ * on, closed). A hook that throws is logged and ignored.
+ */
+export interface DynamicPluginObserver {
+  onCall?(method: string, status: string, seconds: number): void;
+  onRestart?(): void;
+  onUp?(up: boolean): void;
 }
 
 export interface DynamicPluginStats {
@@ -90,6 +107,9 @@ export class DynamicPlugin {
   #closed = false;
   readonly #reloads = new Set<Promise<void>>();
   #described: PluginInstance | null = null;
+  readonly #observer: DynamicPluginObserver | undefined;
+  /** What onUp last reported. */
+  #up = false;
 
   private constructor(options: DynamicPluginOptions, logger: Logger) {
     if (!Array.isArray(options.command) || options.command.length === 0 || typeof options.command[0] !== 'string') {
@@ -100,6 +120,7 @@ export class DynamicPlugin {
     this.#logger = childLogger(logger, {});
     this.#restart = { ...DEFAULT_RESTART, ...options.restart };
     this.#callTimeoutMs = options.callTimeoutMs;
+    this.#observer = options.observer;
     this.#spec = {
       name: options.name,
       command: options.command,
@@ -161,8 +182,31 @@ export class DynamicPlugin {
     return this.#slots.map((s) => s.instance?.readyMs ?? NaN);
   }
 
+  /** Calls in flight, summed over the current instances. */
+  get inFlight(): number {
+    let sum = 0;
+    for (const slot of this.#slots) sum += slot.instance?.inFlight ?? 0;
+    return sum;
+  }
+
   /** One call. Rejects with PluginCallError (the plugin's error), PluginCrashedError, PluginCallCancelledError or PluginUnavailableError. */
-  async call(method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
+  call(method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
+    const observer = this.#observer;
+    if (observer?.onCall === undefined) return this.#call(method, payload, options);
+    const started = performance.now();
+    return this.#call(method, payload, options).then(
+      (result) => {
+        this.#notifyCall(observer, method, 'ok', started);
+        return result;
+      },
+      (err: unknown) => {
+        this.#notifyCall(observer, method, errorStatus(err), started);
+        throw err;
+      },
+    );
+  }
+
+  async #call(method: string, payload: Uint8Array, options: CallOptions): Promise<Uint8Array> {
     const instance = this.#pick();
     if (instance !== null) return instance.call(method, payload, this.#withDefaults(options));
     const [waited, rest] = await this.#acquire(this.#withDefaults(options));
@@ -171,6 +215,23 @@ export class DynamicPlugin {
 
   /** Many payloads in one message; each item is its result or its PluginCallError. */
   async batch(method: string, payloads: readonly Uint8Array[], options: CallOptions = {}): Promise<BatchItem[]> {
+    const observer = this.#observer;
+    if (observer?.onCall === undefined) return this.#batch(method, payloads, options);
+    const started = performance.now();
+    let items: BatchItem[];
+    try {
+      items = await this.#batch(method, payloads, options);
+    } catch (err) {
+      // The whole batch failed: so did each of its items.
+      const status = errorStatus(err);
+      for (let i = 0; i < payloads.length; i++) this.#notifyCall(observer, method, status, started);
+      throw err;
+    }
+    for (const item of items) this.#notifyCall(observer, method, item instanceof PluginCallError ? item.code : 'ok', started);
+    return items;
+  }
+
+  async #batch(method: string, payloads: readonly Uint8Array[], options: CallOptions): Promise<BatchItem[]> {
     const [instance, rest] = await this.#acquire(this.#withDefaults(options));
     const results = await instance.batch(method, payloads, rest);
     return results.map((r) =>
@@ -306,12 +367,39 @@ export class DynamicPlugin {
       slot.failure = closed;
       this.#wake(slot);
     }
+    this.#reportUp();
     // In-flight restarts and reloads see #closed and stop what they started; wait for that too.
     await Promise.all([
       ...instances.map((i) => i?.shutdown()),
       ...restarts,
       ...[...this.#reloads].map((r) => r.catch(() => undefined)),
     ]);
+  }
+
+  #notifyCall(observer: DynamicPluginObserver, method: string, status: string, started: number): void {
+    try {
+      observer.onCall?.(method, status, (performance.now() - started) / 1000);
+    } catch (err) {
+      this.#observerFailed('onCall', err);
+    }
+  }
+
+  /** Tells the observer when "some instance is ready" changes. */
+  #reportUp(): void {
+    const observer = this.#observer;
+    if (observer === undefined) return;
+    const up = !this.#closed && this.#slots.some((s) => s.state === 'ready');
+    if (up === this.#up) return;
+    this.#up = up;
+    try {
+      observer.onUp?.(up);
+    } catch (err) {
+      this.#observerFailed('onUp', err);
+    }
+  }
+
+  #observerFailed(hook: string, err: unknown): void {
+    this.#logger.log('warn', 'plugin observer failed', { plugin: this.name, hook, error: err instanceof Error ? err.message : String(err) });
   }
 
   #withDefaults(options: CallOptions): CallOptions {
@@ -412,8 +500,10 @@ export class DynamicPlugin {
       if (expected || slot.instance !== instance || this.#closed) return;
       this.#crashes++;
       this.#scheduleRestart(slot, status, instance.process.stderrTail());
+      this.#reportUp();
     });
     this.#wake(slot);
+    this.#reportUp();
   }
 
   #wake(slot: Slot): void {
@@ -475,6 +565,13 @@ export class DynamicPlugin {
           }
           this.#restarts++;
           this.#install(slot, instance);
+          if (this.#observer?.onRestart !== undefined) {
+            try {
+              this.#observer.onRestart();
+            } catch (err) {
+              this.#observerFailed('onRestart', err);
+            }
+          }
         },
         (err: Error) => {
           if (this.#closed || slot.generation !== generation) return;

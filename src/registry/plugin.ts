@@ -22,9 +22,10 @@ export interface Plugin {
   readonly dynamic: DynamicPlugin | undefined;
 }
 
-export function fromNative(plugin: NativePlugin): Plugin {
+/** `timed`: instrumented wrappers to call instead of the raw functions (the raw ones stay on `native`). */
+export function fromNative(plugin: NativePlugin, timed?: Readonly<Record<string, (...args: any[]) => any>>): Plugin {
   const invoke = (method: string, payload: Uint8Array): Uint8Array => {
-    const fn = plugin.method(method);
+    const fn = timed?.[method] ?? plugin.method(method);
     let out: unknown;
     try {
       out = fn(payload);

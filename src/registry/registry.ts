@@ -13,6 +13,8 @@ import { fromDynamic, fromNative, type Plugin } from './plugin.js';
 export interface RegistryLoaders {
   loadNative(file: string, options: { sha256: string }): NativePlugin;
   loadDynamic(options: DynamicPluginOptions): Promise<DynamicPlugin>;
+  /** When set, native plugins' portable calls go through these timed wrappers. */
+  instrument?: ((plugin: NativePlugin) => Readonly<Record<string, (...args: any[]) => any>>) | undefined;
 }
 
 export interface LoadOptions {
@@ -87,7 +89,8 @@ export class Registry {
     // Every pin, before any plugin code runs.
     const { file } = verifyEntry(manifest, entry, dir);
     if (entry.kind === 'native' && !isolate) {
-      const plugin = fromNative(this.#loaders.loadNative(file, { sha256: entry.sha256 }));
+      const native = this.#loaders.loadNative(file, { sha256: entry.sha256 });
+      const plugin = fromNative(native, this.#loaders.instrument?.(native));
       checkMethods(entry, plugin.methods, file);
       return plugin;
     }
