@@ -52,7 +52,8 @@ export type ErrorCode =
   | 'PLUGHOST_MANIFEST_MISMATCH'
   | 'PLUGHOST_WRONG_TARGET'
   | 'PLUGHOST_UNKNOWN_PLUGIN'
-  | 'PLUGHOST_NOT_PORTABLE';
+  | 'PLUGHOST_NOT_PORTABLE'
+  | 'PLUGHOST_BUNDLE_UNSAFE';
 
 export interface ErrorDetails {
   /** The plugin file the error is about. */

@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 // plughost's command line: thin wrappers over the library functions users call.
-import { Command, CommanderError } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 
+import { benchCommand } from './commands/bench.js';
 import { buildCommand } from './commands/build.js';
+import { bundleCommand } from './commands/bundle.js';
+import { callCommand } from './commands/call.js';
 import { inspectCommand } from './commands/inspect.js';
+import { lsCommand } from './commands/ls.js';
+import { newCommand } from './commands/new.js';
 import { verifyCommand } from './commands/verify.js';
 
 const program = new Command('plughost')
-  .description('Build, inspect and verify plughost plugins')
+  .description('Build, inspect, verify, bundle, call, benchmark and scaffold plughost plugins')
   .exitOverride()
   .showHelpAfterError();
 
@@ -27,12 +32,62 @@ program
 
 program
   .command('verify')
-  .description('run every pre-load check on a native plugin; exit 1 with the error code on refusal')
-  .argument('<file>', 'plugin file (.node)')
-  .option('--build-id <id>', 'expected build ID (default: the one this plughost was built with)')
-  .option('--sha256 <hex>', 'expected SHA-256 of the file')
+  .description(
+    'run every pre-load check without loading anything, on a native plugin file or on a whole deploy ' +
+      '(a directory with manifest.json, or a .tar.gz bundle); exit 1 on any refusal',
+  )
+  .argument('<target>', 'a plugin file (.node), a deploy directory, a manifest.json, or a bundle (.tar.gz)')
+  .option('--build-id <id>', 'expected build ID (file: default the one this plughost was built with; deploy: checked against the manifest)')
+  .option('--sha256 <hex>', 'expected SHA-256 of the plugin file or of the bundle')
   .option('--json', 'print JSON')
   .action(verifyCommand);
+
+program
+  .command('bundle')
+  .description('pack manifest.json, every plugin file it names and the plughost package into one reproducible .tar.gz')
+  .requiredOption('--out <file>', 'the bundle to write (.tar.gz)')
+  .option('--dir <dir>', 'directory holding manifest.json', '.')
+  .option('--no-host', 'leave the plughost package (host/) out')
+  .option('--json', 'print JSON')
+  .action(bundleCommand);
+
+program
+  .command('ls')
+  .description("list the manifest's plugins: name, kind, version, path, isolation and methods")
+  .option('--dir <dir>', 'directory holding manifest.json (or the manifest file)', '.')
+  .option('--json', 'print JSON')
+  .action(lsCommand);
+
+program
+  .command('new')
+  .description('create a plugin project that builds and passes its own test out of the box')
+  .addArgument(new Argument('<kind>', 'native (in-process) or dynamic (subprocess)').choices(['native', 'dynamic']))
+  .argument('<name>', 'plugin name: [a-z][a-z0-9_-]*')
+  .addOption(new Option('--lang <lang>', 'language (native: c, cpp; dynamic: ts, python); default c or ts').choices(['c', 'cpp', 'ts', 'python']))
+  .option('--dir <dir>', 'project directory (default: ./<name>)')
+  .action(newCommand);
+
+program
+  .command('call')
+  .description('load a plugin from the manifest (verified) and call one of its portable methods')
+  .argument('<name>', 'plugin name in the manifest')
+  .argument('<method>', 'a bytes-in, bytes-out method')
+  .option('--manifest <path>', 'manifest.json or its directory', '.')
+  .option('--data <text>', 'payload as UTF-8 text')
+  .option('--file <file>', 'payload from a file')
+  .option('--hex', 'print the result as hex')
+  .option('--isolate', 'run a native plugin in a subprocess for this call')
+  .option('--timeout <ms>', 'call deadline in milliseconds')
+  .option('--json', 'print JSON')
+  .action(callCommand);
+
+program
+  .command('bench')
+  .description('measure both paths on this machine and print the trade-off table (JSON in bench/results/)')
+  .argument('[names...]', 'native, dynamic (default: both)')
+  .option('--json', 'print JSON')
+  .option('--quick', 'fewer rounds')
+  .action(benchCommand);
 
 try {
   await program.parseAsync(process.argv);
