@@ -37,6 +37,8 @@ export interface DynamicBuildSpec {
   readonly command: readonly string[];
   readonly cookie?: { readonly key: string; readonly value: string };
   readonly options?: RunOptions;
+  /** A build step to run first (argv, in the project directory), e.g. ["npx", "tsc"]. */
+  readonly build?: readonly string[];
 }
 
 export type AnyBuildSpec = PluginBuildSpec | DynamicBuildSpec;
@@ -89,9 +91,10 @@ export async function buildPlugins(options: BuildOptions): Promise<BuildResult> 
       found: JSON.stringify(buildId),
     });
   }
+  const specs = readPluginSpecs(options.projectDir);
   const headers = options.headers !== undefined ? options.headers : findNodeHeaders(env);
   if (headers === null) log('no local Node headers: node-gyp plugins use their cmake-js fallback');
-  const plan = readPluginSpecs(options.projectDir)
+  const plan = specs
     .filter((spec): spec is PluginBuildSpec => spec.kind !== 'dynamic')
     .map((spec) => choose(spec, headers !== null));
 
@@ -119,6 +122,18 @@ export async function buildPlugins(options: BuildOptions): Promise<BuildResult> 
       built.push({ name: step.name, file, builder, ms });
     }
     log(`      done in ${(ms / 1000).toFixed(1)} s`);
+  }
+  // Dynamic plugins compile nothing of ours; they may declare their own step.
+  for (const spec of specs) {
+    if (spec.kind !== 'dynamic' || spec.build === undefined || spec.build.length === 0) continue;
+    const [program, ...args] = spec.build;
+    log(`[build] ${spec.name}: ${spec.build.join(' ')} ...`);
+    const run = await runTool(`build step of "${spec.name}"`, args, {
+      cwd: options.projectDir,
+      env: { ...env, PLUGHOST_BUILD_ID: buildId },
+      program: program!,
+    });
+    log(`      done in ${(run.ms / 1000).toFixed(1)} s`);
   }
   return { buildId, plugins: built, ms: Date.now() - started };
 }

@@ -9,15 +9,17 @@ export interface ToolRun {
   readonly ms: number;
 }
 
+/** Runs `node args...` (the running Node), or any program with `options.program`. */
 export function runTool(
   label: string,
   args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
+  options: { cwd: string; env: NodeJS.ProcessEnv; program?: string },
 ): Promise<ToolRun> {
   const started = Date.now();
-  const command = [process.execPath, ...args].join(' ');
+  const program = options.program ?? process.execPath;
+  const command = [program, ...args].join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.on('data', (c: Buffer) => chunks.push(c));

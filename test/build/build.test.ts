@@ -86,6 +86,41 @@ describe('plughost build', () => {
   });
 });
 
+describe('dynamic plugins', () => {
+  it('runs their declared build step, then describes them into the manifest', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-dynbuild-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'node_modules'));
+      fs.symlinkSync(root, path.join(dir, 'node_modules/plughost'));
+      // The build step writes the plugin: proof it ran, with the build ID in its environment.
+      const plugin = [
+        "import { serve } from 'plughost/sdk';",
+        "await serve({ name: 'made', version: process.env.BUILT_WITH ?? 'BUILD_ID', methods: { echo: (p) => p } });",
+      ].join('\n');
+      fs.writeFileSync(
+        path.join(dir, 'make-plugin.mjs'),
+        `import fs from 'node:fs';\nfs.writeFileSync('plugin.mjs', ${JSON.stringify(plugin)}.replace('BUILD_ID', process.env.PLUGHOST_BUILD_ID));\n`,
+      );
+      fs.writeFileSync(
+        path.join(dir, 'package.json'),
+        JSON.stringify({
+          name: 'dyn-project',
+          type: 'module',
+          plughost: { plugins: [{ name: 'made', kind: 'dynamic', path: 'plugin.mjs', command: ['node', '{path}'], build: ['node', 'make-plugin.mjs'] }] },
+        }),
+      );
+      const r = spawnSync(process.execPath, [cli, 'build', '--dir', dir, '--build-id', 'dyn-1'], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('[build] made: node make-plugin.mjs ...');
+      const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+      expect(manifest.plugins).toEqual([expect.objectContaining({ name: 'made', kind: 'dynamic', version: 'dyn-1', methods: ['echo'] })]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('without local Node headers', () => {
   it('builds a node-gyp plugin through its cmake-js fallback', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-fallback-'));
