@@ -10,6 +10,7 @@ import type { LogLevel, Logger } from '../logger.js';
 import type { NativePlugin } from '../native/plugin.js';
 import { PluginError, serve } from '../sdk/index.js';
 import type { MethodHandler, PluginDefinition, RunningPlugin } from '../sdk/index.js';
+import { describeValue, isThenable } from '../util/values.js';
 
 /** Exit status of a runner whose plugin was refused or failed to load (sysexits' EX_CONFIG). */
 export const ISOLATE_REFUSED_EXIT_STATUS = 78;
@@ -23,17 +24,6 @@ export function stderrLogger(write: (line: string) => void = (line) => void proc
       write(`${JSON.stringify({ '@level': level, '@message': message, '@timestamp': new Date().toISOString(), ...fields })}\n`);
     },
   };
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
-  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
 }
 
 /**

@@ -5,6 +5,7 @@
 import type { WireError, WireResult } from '../protocol/services.js';
 import { CODES, toWireError } from './plugin-error.js';
 import type { BatchHandler, CallContext, MethodHandler, PluginDefinition, StreamHandler } from './types.js';
+import { describeValue, isThenable } from '../util/values.js';
 
 /** Bytes kept free in a message for the fields around a result payload (frame id, tags, lengths). */
 export const RESULT_MARGIN = 256;
@@ -12,17 +13,6 @@ export const RESULT_MARGIN = 256;
 const BATCH_ITEM_OVERHEAD = 16;
 
 const OVERFLOW: WireResult = Object.freeze({ error: Object.freeze({ code: CODES.tooLarge, message: 'batch result over the message limit' }) });
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
-  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
-}
 
 function own<T>(record: Record<string, T> | undefined): Map<string, T> {
   return new Map(record === undefined ? [] : Object.entries(record));
