@@ -129,6 +129,33 @@ export function createHost(options: HostOptions = {}): Host {
     if (events.length > MAX_EVENTS) events.shift();
   };
 
+  /** Starts a subprocess plugin (dynamic, or an isolated native one), tracked for metrics and close(). */
+  async function startDynamic(opts: DynamicPluginOptions, kind: 'native' | 'dynamic', recordLoad: boolean): Promise<DynamicPlugin> {
+    if (closed) throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `host is closed; cannot start "${opts.name}"`);
+    const t0 = performance.now();
+    const observer = combineObservers(metrics.dynamicObserver(opts.name, kind), opts.observer);
+    const starting = DynamicPlugin.start({ ...opts, observer }, logger);
+    loading.add(starting);
+    try {
+      const plugin = await starting;
+      if (closed) {
+        // The host closed while this plugin started: it must not outlive it.
+        await plugin.close();
+        throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `host closed while "${opts.name}" was starting`);
+      }
+      if (recordLoad) metrics.recordLoad(opts.name, kind, 'loaded', (performance.now() - t0) / 1000);
+      metrics.trackInflight(opts.name, () => plugin.inFlight);
+      metricNames.set(plugin, opts.name);
+      dynamic.add(plugin);
+      return plugin;
+    } catch (err) {
+      if (recordLoad && !(err instanceof PluginUnavailableError)) metrics.recordLoad(opts.name, kind, 'failed', (performance.now() - t0) / 1000);
+      throw err;
+    } finally {
+      loading.delete(starting);
+    }
+  }
+
   const noManifest = (): PlughostUsageError =>
     new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'this host has no manifest', { hint: 'createHost({ manifest: "path/to/manifest.json" })' });
 
@@ -182,33 +209,7 @@ export function createHost(options: HostOptions = {}): Host {
         throw err;
       }
     },
-    async loadDynamic(opts: DynamicPluginOptions): Promise<DynamicPlugin> {
-      if (closed) throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `host is closed; cannot start "${opts.name}"`);
-      const t0 = performance.now();
-      const observer = combineObservers(metrics.dynamicObserver(opts.name), opts.observer);
-      const starting = DynamicPlugin.start({ ...opts, observer }, logger);
-      starting.then(
-        (p) => {
-          metrics.recordLoad(opts.name, 'dynamic', 'loaded', (performance.now() - t0) / 1000);
-          metrics.trackInflight(opts.name, () => p.inFlight);
-          metricNames.set(p, opts.name);
-        },
-        (err: unknown) => metrics.recordLoad(opts.name, 'dynamic', err instanceof PlughostError ? err.code : 'failed', (performance.now() - t0) / 1000),
-      );
-      loading.add(starting);
-      try {
-        const plugin = await starting;
-        if (closed) {
-          // The host closed while this plugin started: it must not outlive it.
-          await plugin.close();
-          throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `host closed while "${opts.name}" was starting`);
-        }
-        dynamic.add(plugin);
-        return plugin;
-      } finally {
-        loading.delete(starting);
-      }
-    },
+    loadDynamic: (opts: DynamicPluginOptions) => startDynamic(opts, 'dynamic', true),
     plugins: () => [...byKey.values()],
     metrics: () => metrics,
     instrument: (plugin) => instrumentNative(plugin, metrics.recorder(plugin.name)),
@@ -227,7 +228,13 @@ export function createHost(options: HostOptions = {}): Host {
       ? undefined
       : new Registry(source, {
           loadNative: (file, o) => host.loadNative(file, o),
-          loadDynamic: (o) => host.loadDynamic(o),
+          loadDynamic: (o, kind) => startDynamic(o, kind, false),
+          discard: async (plugin) => {
+            dynamic.delete(plugin);
+            metrics.untrack(metricNames.get(plugin) ?? plugin.name);
+            await plugin.close();
+          },
+          recordLoad: (name, kind, status, seconds) => metrics.recordLoad(name, kind, status, seconds),
           instrument: options.instrumentNative === true ? (plugin) => host.instrument(plugin) : undefined,
         });
   return host;

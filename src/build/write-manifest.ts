@@ -32,7 +32,7 @@ export async function buildManifest(projectDir: string, result: BuildResult, log
         // here (e.g. no Python gRPC on this machine) is left out, loudly.
         let plugin;
         try {
-          plugin = await host.loadDynamic({ name: spec.name, command, cookie: spec.cookie });
+          plugin = await host.loadDynamic({ name: spec.name, command, cookie: spec.cookie, cwd: projectDir, ...(spec.options?.env ? { env: spec.options.env } : {}) });
         } catch (err) {
           log(`manifest: ${spec.name} (dynamic) LEFT OUT: it did not start here: ${(err as Error).message}`);
           continue;

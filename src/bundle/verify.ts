@@ -54,28 +54,36 @@ export async function verifyDeploy(location: string, options: VerifyDeployOption
   }
   const bundle = stat.isFile() && path.basename(absolute) !== MANIFEST_FILE;
   let dir = stat.isDirectory() ? absolute : path.dirname(absolute);
-  if (options.sha256 !== undefined) {
-    if (!bundle) {
-      throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'a SHA-256 pin applies to a bundle file, not to a directory', { file: absolute });
-    }
-    const sha = createHash('sha256').update(fs.readFileSync(absolute)).digest('hex');
-    if (sha !== options.sha256.toLowerCase()) {
-      throw new PluginIntegrityError('PLUGHOST_CHECKSUM_MISMATCH', 'the bundle does not match its SHA-256 pin', {
-        file: absolute,
-        expected: options.sha256.toLowerCase(),
-        found: sha,
-        hint: 'Deploy the bundle plughost bundle printed the SHA-256 of',
-      });
-    }
+  if (options.sha256 !== undefined && !bundle) {
+    throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'a SHA-256 pin applies to a bundle file, not to a directory', { file: absolute });
   }
   let cleanup = (): void => {};
+  // A bundle is read once, into a private copy: the bytes hashed, checked and
+  // extracted are the same even if the file is replaced meanwhile.
+  let copy = absolute;
   if (bundle) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-verify-'));
     cleanup = () => fs.rmSync(tmp, { recursive: true, force: true });
-    dir = tmp;
+    dir = path.join(tmp, 'deploy');
+    fs.mkdirSync(dir, { mode: 0o700 });
+    copy = path.join(tmp, 'bundle.tar.gz');
+    const bytes = fs.readFileSync(absolute);
+    fs.writeFileSync(copy, bytes, { mode: 0o600 });
+    if (options.sha256 !== undefined) {
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      if (sha !== options.sha256.toLowerCase()) {
+        cleanup();
+        throw new PluginIntegrityError('PLUGHOST_CHECKSUM_MISMATCH', 'the bundle does not match its SHA-256 pin', {
+          file: absolute,
+          expected: options.sha256.toLowerCase(),
+          found: sha,
+          hint: 'Deploy the bundle plughost bundle printed the SHA-256 of',
+        });
+      }
+    }
   }
   try {
-    if (bundle) await extractBundle(absolute, dir);
+    if (bundle) await extractBundle(copy, dir, absolute);
     const { manifest } = readManifest(bundle ? dir : absolute);
     const target = options.target ?? currentTarget();
     const rows: VerifyRow[] = [];

@@ -50,6 +50,12 @@ export interface DynamicPluginOptions {
   readonly killGraceMs?: number;
   /** After a call misses its deadline, a plugin whose health check takes longer than this is killed and restarted (default 1000). */
   readonly livenessTimeoutMs?: number;
+  /**
+   * Runs before every start of an instance (first start, restarts, reloads);
+   * throwing refuses that start. The registry re-verifies the plugin's pinned
+   * file here, so a restart never runs bytes that changed on disk.
+   */
+  readonly beforeStart?: () => void | Promise<void>;
   /** Told of every call, restart and up/down change (e.g. HostMetrics.dynamicObserver(name)); no timing work without one. */
   readonly observer?: DynamicPluginObserver;
 }
@@ -106,6 +112,7 @@ export class DynamicPlugin {
   #crashes = 0;
   #closed = false;
   readonly #reloads = new Set<Promise<void>>();
+  readonly #beforeStart: (() => void | Promise<void>) | undefined;
   #described: PluginInstance | null = null;
   readonly #observer: DynamicPluginObserver | undefined;
   /** What onUp last reported. */
@@ -120,6 +127,7 @@ export class DynamicPlugin {
     this.#logger = childLogger(logger, {});
     this.#restart = { ...DEFAULT_RESTART, ...options.restart };
     this.#callTimeoutMs = options.callTimeoutMs;
+    this.#beforeStart = options.beforeStart;
     this.#observer = options.observer;
     this.#spec = {
       name: options.name,
@@ -151,7 +159,12 @@ export class DynamicPlugin {
     const slots = Array.from({ length: size }, () => plugin.#newSlot());
     // Each instance is watched as soon as it is up: one that dies while its
     // siblings still start is restarted like any crash.
-    const started = await Promise.allSettled(slots.map(async (slot) => plugin.#install(slot, await PluginInstance.start(plugin.#spec))));
+    const started = await Promise.allSettled(
+      slots.map(async (slot) => {
+        await options.beforeStart?.();
+        plugin.#install(slot, await PluginInstance.start(plugin.#spec));
+      }),
+    );
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) {
       await plugin.close();
@@ -517,6 +530,7 @@ export class DynamicPlugin {
   }
 
   async #startConfigured(spec: InstanceSpec = this.#spec): Promise<PluginInstance> {
+    await this.#beforeStart?.();
     const instance = await PluginInstance.start(spec);
     if (this.#config !== undefined) {
       try {

@@ -66,7 +66,10 @@ export const DynamicEntrySchema = z
     ...common,
     kind: z.literal('dynamic'),
     /** argv; "{path}" is the absolute entry file, "{dir}" the manifest's directory; "node" is the host's Node. */
-    command: z.array(z.string().min(1)).min(1),
+    command: z
+      .array(z.string().min(1))
+      .min(1)
+      .refine((argv) => argv.some((a) => a.includes('{path}')), 'must run the pinned file: include "{path}"'),
     /** go-plugin handshake cookie, for plugins not written with plughost's SDKs. */
     cookie: z.object({ key: z.string().min(1), value: z.string() }).strict().optional(),
   })

@@ -22,9 +22,38 @@ export function entryFile(entry: PluginEntry, dir: string): string {
   return path.resolve(dir, entry.path);
 }
 
+/**
+ * The entry's file, refusing one that is not a regular file inside the
+ * manifest's directory once symlinks are resolved (a link in a deploy must
+ * not lead a pin to a file the deploy does not hold).
+ */
+function containedFile(entry: PluginEntry, dir: string): string {
+  const file = entryFile(entry, dir);
+  let real: string;
+  let realDir: string;
+  try {
+    real = fs.realpathSync(file);
+    realDir = fs.realpathSync(dir);
+  } catch (err) {
+    throw new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', `plugin "${entry.name}": no such file`, { file, cause: err });
+  }
+  if (real !== realDir && !real.startsWith(realDir + path.sep)) {
+    throw new PluginIntegrityError('PLUGHOST_MANIFEST_MISMATCH', `plugin "${entry.name}": path leads outside the deploy`, {
+      file,
+      expected: `a file under ${realDir}`,
+      found: real,
+      hint: 'A deploy holds its plugin files itself; do not link to files outside it',
+    });
+  }
+  if (!fs.statSync(real).isFile()) {
+    throw new PluginFormatError('PLUGHOST_NOT_A_FILE', `plugin "${entry.name}": not a regular file`, { file, expected: 'a regular file', found: real });
+  }
+  return file;
+}
+
 /** Throws the first failed check as a typed error naming plugin, field, expected and found. */
 export function verifyEntry(manifest: Manifest, entry: PluginEntry, dir: string, target: Target = currentTarget()): EntryCheck {
-  const file = entryFile(entry, dir);
+  const file = containedFile(entry, dir);
   const mismatch = (field: string, expected: string, found: string, hint?: string): PluginIntegrityError =>
     new PluginIntegrityError('PLUGHOST_MANIFEST_MISMATCH', `plugin "${entry.name}": ${field} does not match the manifest`, {
       file,

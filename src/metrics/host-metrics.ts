@@ -113,12 +113,13 @@ export class HostMetrics {
   }
 
   /** An observer for DynamicPluginOptions.observer that feeds this plugin's calls, restarts and liveness here. */
-  dynamicObserver(plugin: string): DynamicPluginObserver {
+  /** `kind`: "native" for an isolated native plugin (it runs as a subprocess but is a native plugin). */
+  dynamicObserver(plugin: string, kind: PluginKind = 'dynamic'): DynamicPluginObserver {
     const record = this.recorder(plugin);
     return {
       onCall: record,
       onRestart: () => this.recordRestart(plugin),
-      onUp: (up) => this.setUp(plugin, 'dynamic', up),
+      onUp: (up) => this.setUp(plugin, kind, up),
     };
   }
 

@@ -64,11 +64,10 @@ export function fromNative(plugin: NativePlugin, timed?: Readonly<Record<string,
   };
 }
 
-export function fromDynamic(plugin: DynamicPlugin, isolated: boolean): Plugin {
+/** `name`: the name it was loaded under (the manifest's), not the one the plugin reports. */
+export function fromDynamic(plugin: DynamicPlugin, isolated: boolean, name: string): Plugin {
   return {
-    get name() {
-      return plugin.name;
-    },
+    name,
     kind: isolated ? 'native' : 'dynamic',
     isolated,
     get version() {

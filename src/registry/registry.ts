@@ -1,6 +1,7 @@
 // Plugins by name, from a manifest: verified against every pin before any
 // plugin code runs, loaded lazily, loaded once.
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 import { PluginIntegrityError, PlughostUsageError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
@@ -15,7 +16,11 @@ import { fromDynamic, fromNative, type Plugin } from './plugin.js';
 
 export interface RegistryLoaders {
   loadNative(file: string, options: { sha256: string }): NativePlugin;
-  loadDynamic(options: DynamicPluginOptions): Promise<DynamicPlugin>;
+  /** Starts a subprocess plugin without recording its load (the registry records the outcome). */
+  loadDynamic(options: DynamicPluginOptions, kind: 'native' | 'dynamic'): Promise<DynamicPlugin>;
+  /** Stops a started plugin the registry refused, and forgets it. */
+  discard(plugin: DynamicPlugin): Promise<void>;
+  recordLoad(name: string, kind: 'native' | 'dynamic', status: 'loaded' | 'refused' | 'failed', seconds: number): void;
   /** When set, native plugins' portable calls go through these timed wrappers. */
   instrument?: ((plugin: NativePlugin) => Readonly<Record<string, (...args: any[]) => any>>) | undefined;
 }
@@ -89,22 +94,41 @@ export class Registry {
 
   async #load(entry: PluginEntry, isolate: boolean): Promise<Plugin> {
     const { manifest, dir } = this.#source;
+    const started = performance.now();
+    const seconds = (): number => (performance.now() - started) / 1000;
     // Every pin, before any plugin code runs.
-    const { file } = verifyEntry(manifest, entry, dir);
+    let file: string;
+    try {
+      file = verifyEntry(manifest, entry, dir).file;
+    } catch (err) {
+      this.#loaders.recordLoad(entry.name, entry.kind, 'refused', seconds());
+      throw err;
+    }
     if (entry.kind === 'native' && !isolate) {
+      // Records its own outcome (the host's native load events).
       const native = this.#loaders.loadNative(file, { sha256: entry.sha256 });
       const plugin = fromNative(native, this.#loaders.instrument?.(native));
       checkMethods(entry, plugin.methods, file);
       return plugin;
     }
-    const dynamic = await this.#loaders.loadDynamic(entry.kind === 'native' ? this.#isolated(entry, file) : this.#dynamic(entry, file));
-    const plugin = fromDynamic(dynamic, entry.kind === 'native');
+    let dynamic: DynamicPlugin;
+    try {
+      const options = entry.kind === 'native' ? this.#isolated(entry, file) : this.#dynamic(entry, file);
+      // Every restart re-checks the pinned file first: never run bytes that changed.
+      dynamic = await this.#loaders.loadDynamic({ ...options, beforeStart: () => void verifyEntry(manifest, entry, dir) }, entry.kind);
+    } catch (err) {
+      this.#loaders.recordLoad(entry.name, entry.kind, 'failed', seconds());
+      throw err;
+    }
+    const plugin = fromDynamic(dynamic, entry.kind === 'native', entry.name);
     try {
       checkMethods(entry, plugin.methods, file);
     } catch (err) {
-      await dynamic.close();
+      this.#loaders.recordLoad(entry.name, entry.kind, 'refused', seconds());
+      await this.#loaders.discard(dynamic);
       throw err;
     }
+    this.#loaders.recordLoad(entry.name, entry.kind, 'loaded', seconds());
     return plugin;
   }
 

@@ -327,8 +327,8 @@ describe('plughost verify DIR|BUNDLE', () => {
     const cases: Array<[string, string[], string]> = [
       ['dotdot.tar.gz', ['inner/manifest.json', '../evil-src/escape.txt'], 'a path with ".."'],
       ['absolute.tar.gz', ['inner/manifest.json', path.join(src, 'escape.txt')], 'an absolute path'],
-      ['abslink.tar.gz', ['inner/manifest.json', 'inner/etc-link'], 'a symbolic link to an absolute path'],
-      ['uplink.tar.gz', ['inner/manifest.json', 'inner/up-link'], 'a symbolic link pointing outside the bundle'],
+      ['abslink.tar.gz', ['inner/manifest.json', 'inner/etc-link'], 'a symbolic link'],
+      ['uplink.tar.gz', ['inner/manifest.json', 'inner/up-link'], 'a symbolic link'],
     ];
     for (const [name, list, reason] of cases) {
       await tar.c({ file: path.join(tmp, name), gzip: true, cwd: src, preservePaths: true }, list);

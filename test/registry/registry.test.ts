@@ -108,9 +108,11 @@ describe('loading by name', () => {
         ],
       }),
     );
-    // The copied entry file imports the SDK relatively: run it from the dist tree instead.
-    fs.rmSync(path.join(dir, 'plugins/textstats.js'));
-    fs.symlinkSync(path.join(root, 'dist/plugins-dynamic/textstats-ts/textstats.js'), path.join(dir, 'plugins/textstats.js'));
+    // The example imports the SDK by a repo-relative path: the deploy's entry file starts it from the dist tree.
+    fs.writeFileSync(path.join(dir, 'plugins/textstats.js'), `import ${JSON.stringify(path.join(root, 'dist/plugins-dynamic/textstats-ts/textstats.js'))};\n`);
+    const manifestJson = JSON.parse(fs.readFileSync(file, 'utf8'));
+    manifestJson.plugins[1].sha256 = sha(path.join(dir, 'plugins/textstats.js'));
+    fs.writeFileSync(file, JSON.stringify(manifestJson));
     const h = createHost({ manifest: file, logger: capturingLogger() });
     hosts.push(h);
     const input = Buffer.from('One API, three ways to run: one API!\n');
@@ -192,6 +194,54 @@ describe('every pin is checked', () => {
   });
 });
 
+describe('pins hold after load', () => {
+  it('a dynamic plugin whose file changed is not restarted with the new bytes', async () => {
+    const entryFile = path.join(dir, 'plugins/echo.mjs');
+    fs.writeFileSync(entryFile, `import { serve } from ${JSON.stringify(path.join(root, 'dist/src/sdk/index.js'))};\nawait serve({ name: 'echo', version: '1.0.0', methods: { echo: (p) => p } });\n`);
+    const entry = {
+      name: 'echo', kind: 'dynamic', version: '1.0.0', path: 'plugins/echo.mjs', sha256: sha(entryFile), methods: ['echo'],
+      command: ['node', '{path}'], options: { restart: { maxRestarts: 1, initialBackoffMs: 5 } },
+    };
+    const h = host(manifest([entry]));
+    const plugin = await h.load('echo');
+    expect(plugin.name).toBe('echo');
+    fs.appendFileSync(entryFile, `import fs from 'node:fs'; fs.writeFileSync(${JSON.stringify(marker)}, 'tampered code ran');\n`);
+    process.kill(plugin.dynamic!.pids()[0]!, 'SIGKILL');
+    const err = await rejection((async () => {
+      for (;;) {
+        await plugin.call('echo', Buffer.from('x')).catch((e: { code?: string }) => {
+          if (e.code === 'PLUGHOST_PLUGIN_UNAVAILABLE') throw e;
+        });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })());
+    expect(err.code).toBe('PLUGHOST_PLUGIN_UNAVAILABLE');
+    expect(err.found).toContain('sha256');
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it('a symlink in a deploy may not lead a pin outside it', async () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-outside-'));
+    try {
+      fs.copyFileSync(path.join(dir, 'plugins/good.node'), path.join(outside, 'good.node'));
+      fs.symlinkSync(path.join(outside, 'good.node'), path.join(dir, 'plugins/linked.node'));
+      const err = await rejection(host(manifest([{ ...goodEntry(), path: 'plugins/linked.node' }])).load('fixture-good'));
+      expect(err.code).toBe('PLUGHOST_MANIFEST_MISMATCH');
+      expect(err.message).toContain('outside the deploy');
+      expect(markerLines()).toEqual([]);
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('counts refused loads in the metrics, under the manifest name', async () => {
+    const h = host(manifest([{ ...goodEntry(), sha256: 'c'.repeat(64) }]));
+    await rejection(h.load('fixture-good'));
+    const text = await h.metrics().text();
+    expect(text).toMatch(/plugin_load_total\{plugin="fixture-good",kind="native",status="refused"\} 1/);
+  });
+});
+
 describe('manifest validation', () => {
   it('lists every violation with its path', () => {
     const file = manifest([{ ...goodEntry(), sha256: 'nothex', path: '../escape.node' }, { name: 'x', kind: 'weird' }], { extra: 1 });
@@ -204,6 +254,11 @@ describe('manifest validation', () => {
       for (const p of ['plugins.0.sha256', 'plugins.0.path', 'plugins.1.kind']) expect(message).toContain(p);
       expect(message).toContain('extra');
     }
+  });
+
+  it('requires a dynamic command to run the pinned file', () => {
+    const entry = { name: 'd', kind: 'dynamic', version: '1', path: 'plugins/textstats.js', sha256: 'a'.repeat(64), methods: [], command: ['node', '{dir}/other.js'] };
+    expect(() => host(manifest([entry]))).toThrow(/plugins\.0\.command: must run the pinned file/);
   });
 
   it('refuses duplicate names and a host build ID that contradicts the manifest', () => {
