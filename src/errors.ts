@@ -53,7 +53,8 @@ export type ErrorCode =
   | 'PLUGHOST_WRONG_TARGET'
   | 'PLUGHOST_UNKNOWN_PLUGIN'
   | 'PLUGHOST_NOT_PORTABLE'
-  | 'PLUGHOST_BUNDLE_UNSAFE';
+  | 'PLUGHOST_BUNDLE_UNSAFE'
+  | 'PLUGHOST_RESOURCE_LIMIT';
 
 export interface ErrorDetails {
   /** The plugin file the error is about. */
@@ -126,6 +127,17 @@ export class PluginHandshakeError extends PluginStartError {}
 
 /** The plugin process died (or its connection broke) while this call was in flight. */
 export class PluginCrashedError extends PlughostError {}
+
+/** The plugin was killed for exceeding a resource limit it was started with (a crash with a known cause). */
+export class PluginResourceLimitError extends PluginCrashedError {
+  readonly resource: 'memory' | 'cpu';
+  readonly limit: number;
+  constructor(resource: 'memory' | 'cpu', limit: number, message: string, details: ErrorDetails = {}) {
+    super('PLUGHOST_RESOURCE_LIMIT', message, details);
+    this.resource = resource;
+    this.limit = limit;
+  }
+}
 
 /** The plugin is not serving: it crashed too often and was given up on, or it was closed. */
 export class PluginUnavailableError extends PlughostError {}

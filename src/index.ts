@@ -23,6 +23,7 @@ export type { NativeInspection, NativeVerification } from './native/inspect.js';
 export { resolveBuildId } from './build/build-id.js';
 export type { DynamicPlugin, DynamicPluginOptions, DynamicPluginStats, RestartPolicy, BatchItem, AppService } from './dynamic/dynamic-plugin.js';
 export type { CallOptions, DynamicStream } from './dynamic/call-channel.js';
+export type { ResourceLimits } from './dynamic/exec-helper.js';
 export type { MethodDescription } from './dynamic/instance.js';
 export type { Logger, LogLevel, LogFields } from './logger.js';
 export { createJsonLogger, silentLogger } from './logger.js';
@@ -31,6 +32,7 @@ export {
   PluginCallCancelledError,
   PluginCallError,
   PluginCrashedError,
+  PluginResourceLimitError,
   PluginHandshakeError,
   PluginStartError,
   PluginUnavailableError,

@@ -10,6 +10,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, PLUGHOST_COOKIE } from '../protocol/handshak
 import type { CallOptions, DynamicStream } from './call-channel.js';
 import { PluginInstance, type InstanceSpec, type MethodDescription } from './instance.js';
 import { describeExit, type ExitStatus } from './process.js';
+import type { ResourceLimits } from './exec-helper.js';
 
 export interface RestartPolicy {
   /** Restarts allowed within `windowMs` before the plugin is given up on. */
@@ -29,6 +30,13 @@ export interface DynamicPluginOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Pass the host's environment to the plugin (default true). */
   readonly inheritEnv?: boolean;
+  /**
+   * Only these host environment variables reach the plugin (an allow-list:
+   * secrets in the host's environment stay out). `env` is added on top.
+   */
+  readonly envAllow?: readonly string[];
+  /** Kernel-enforced limits, through plughost-exec (which also makes the plugin die with the host). */
+  readonly limits?: ResourceLimits;
   /** go-plugin handshake cookie; default plughost's own (its SDKs expect it). */
   readonly cookie?: { readonly key: string; readonly value: string };
   /** App protocol versions offered in PLUGIN_PROTOCOL_VERSIONS (default [1]). */
@@ -135,6 +143,8 @@ export class DynamicPlugin {
       cwd: options.cwd,
       env: options.env,
       inheritEnv: options.inheritEnv,
+      envAllow: options.envAllow,
+      limits: options.limits,
       cookie: options.cookie ?? PLUGHOST_COOKIE,
       appVersions: options.appVersions ?? [1],
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,

@@ -2,7 +2,14 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type * as grpc from '@grpc/grpc-js';
 
-import { PluginCallCancelledError, PluginCallError, PluginCrashedError, PluginUnavailableError, PlughostUsageError } from '../errors.js';
+import {
+  PluginCallCancelledError,
+  PluginCallError,
+  PluginCrashedError,
+  PluginResourceLimitError,
+  PluginUnavailableError,
+  PlughostUsageError,
+} from '../errors.js';
 import type { Logger } from '../logger.js';
 import { METHOD_KIND, type WireDescribeResponse, type WireResult } from '../protocol/services.js';
 import { CallChannel, type CallOptions, type DynamicStream } from './call-channel.js';
@@ -286,11 +293,13 @@ export class PluginInstance {
     this.#exitStatus = status;
     const expected = this.#stopping;
     const tail = this.process.stderrTail().slice(-5).join(' | ');
+    const found = tail === '' ? describeExit(status) : `${describeExit(status)}; stderr: ${tail}`;
     this.#exitError = expected
       ? new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `plugin "${this.spec.name}" was stopped`)
-      : new PluginCrashedError('PLUGHOST_PLUGIN_CRASHED', `plugin "${this.spec.name}" (pid ${this.pid}) ${describeExit(status)} while calls were in flight`, {
-          found: tail === '' ? describeExit(status) : `${describeExit(status)}; stderr: ${tail}`,
-        });
+      : (resourceLimitError(this.spec, this.pid, status, this.process.stderrTail(), found) ??
+        new PluginCrashedError('PLUGHOST_PLUGIN_CRASHED', `plugin "${this.spec.name}" (pid ${this.pid}) ${describeExit(status)} while calls were in flight`, {
+          found,
+        }));
     this.#channel?.failAll(this.#exitError);
     for (const entry of this.#unary) entry.reject(this.#exitError);
     this.#unary.clear();
@@ -301,6 +310,27 @@ export class PluginInstance {
     }
     for (const listener of this.#exitListeners) listener(status, expected);
   }
+}
+
+const OUT_OF_MEMORY = /out of memory|cannot allocate memory|MemoryError|bad_alloc|failed to reserve virtual memory|allocation failed/i;
+
+/** A death caused by a limit the plugin was started with, as a typed error naming the limit. */
+function resourceLimitError(spec: InstanceSpec, pid: number, status: ExitStatus, stderr: string[], found: string): PluginResourceLimitError | null {
+  const limits = spec.limits;
+  if (limits?.cpuSeconds !== undefined && (status.signal === 'SIGXCPU' || status.signal === 'SIGKILL')) {
+    return new PluginResourceLimitError('cpu', limits.cpuSeconds, `plugin "${spec.name}" (pid ${pid}) used up its CPU time limit`, {
+      expected: `at most ${limits.cpuSeconds} CPU seconds (RLIMIT_CPU)`,
+      found,
+    });
+  }
+  if (limits?.memoryBytes !== undefined && stderr.some((line) => OUT_OF_MEMORY.test(line))) {
+    return new PluginResourceLimitError('memory', limits.memoryBytes, `plugin "${spec.name}" (pid ${pid}) ran out of its memory limit`, {
+      expected: `at most ${limits.memoryBytes} bytes of address space (RLIMIT_AS)`,
+      found,
+      hint: 'Raise limits.memoryBytes (a Node.js plugin needs about 1 GiB of address space to start) or fix the leak',
+    });
+  }
+  return null;
 }
 
 /** Waits for the process to exit, but not forever (a process we cannot kill must not hang the host). */

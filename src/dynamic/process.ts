@@ -9,6 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { PluginHandshakeError, PluginStartError } from '../errors.js';
 import { parsePluginLogLine, type Logger } from '../logger.js';
 import { ENV, type HandshakeLine } from '../protocol/handshake.js';
+import { findExecHelper, warnWithoutHelper, wrapCommand, type ResourceLimits } from './exec-helper.js';
 import { looksLikeHandshake, parseHandshake } from './handshake.js';
 
 export interface ProcessSpec {
@@ -24,6 +25,10 @@ export interface ProcessSpec {
   readonly maxMessageBytes: number;
   readonly handshakeTimeoutMs: number;
   readonly logger: Logger;
+  /** Kernel-enforced limits (through plughost-exec). */
+  readonly limits?: ResourceLimits | undefined;
+  /** Host environment variables the plugin may see; undefined = all (unless inheritEnv is false). */
+  readonly envAllow?: readonly string[] | undefined;
 }
 
 export interface ExitStatus {
@@ -50,6 +55,16 @@ export interface PluginProcess {
 
 const STDERR_TAIL_LINES = 20;
 
+/** The host's environment as the plugin may see it: all, none, or the allowed names. */
+function inheritedEnv(spec: ProcessSpec): Record<string, string> {
+  if (spec.inheritEnv === false) return {};
+  const all = process.env as Record<string, string>;
+  if (spec.envAllow === undefined) return { ...all };
+  const allowed: Record<string, string> = {};
+  for (const name of spec.envAllow) if (all[name] !== undefined) allowed[name] = all[name];
+  return allowed;
+}
+
 export function describeExit(status: ExitStatus): string {
   return status.signal !== null ? `killed by ${status.signal}` : `exited with status ${status.code}`;
 }
@@ -60,7 +75,7 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
   const socketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-'));
   fs.chmodSync(socketDir, 0o700);
   const env: Record<string, string> = {
-    ...(spec.inheritEnv === false ? {} : (process.env as Record<string, string>)),
+    ...inheritedEnv(spec),
     ...spec.env,
     [spec.cookie.key]: spec.cookie.value,
     [ENV.protocolVersions]: spec.appVersions.join(','),
@@ -76,7 +91,10 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
   delete env.PLUGIN_MULTIPLEX_GRPC;
 
   const cleanup = (): void => fs.rmSync(socketDir, { recursive: true, force: true });
-  const [program, ...args] = spec.command;
+  // Through plughost-exec when it is there: dies with the host, enforced limits.
+  const helper = findExecHelper();
+  if (helper === null) warnWithoutHelper(spec.logger, spec.name, spec.limits);
+  const [program, ...args] = helper === null ? spec.command : wrapCommand(helper, spec.command, spec.limits ?? {}, process.pid);
   let child: ChildProcessByStdio<Writable, Readable, Readable>;
   try {
     child = spawn(program!, args, { cwd: spec.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -161,14 +179,22 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
     });
     void exited.then((status) => {
       // Let stderr drain so the tail is complete.
-      setImmediate(() =>
+      setImmediate(() => {
+        const helperError = status.code === 127 ? tail.find((l) => l.startsWith('plughost-exec: ')) : undefined;
+        if (helperError !== undefined) {
+          // The exec helper could not start the program (not found, not executable, a limit refused).
+          fail(new PluginStartError('PLUGHOST_SPAWN_FAILED', `plugin "${spec.name}": cannot start ${JSON.stringify(spec.command[0])}: ${helperError.slice('plughost-exec: '.length)}`, {
+            hint: 'Check the command path (and PATH)',
+          }));
+          return;
+        }
         fail(
           new PluginHandshakeError('PLUGHOST_HANDSHAKE_EXITED', `plugin "${spec.name}" ${describeExit(status)} before its handshake`, {
             expected: 'a handshake line on stdout',
             found: tail.length > 0 ? `stderr: ${tail.slice(-5).join(' | ')}` : 'no stderr output',
           }),
-        ),
-      );
+        );
+      });
     });
 
     stdout.on('line', (line) => {

@@ -32,6 +32,17 @@ export const RunOptionsSchema = z
     microBatch: z.union([z.literal(false), z.object({ maxBatch: z.number().int().min(1) }).strict()]).optional(),
     restart: RestartPolicySchema.optional(),
     env: z.record(z.string(), z.string()).optional(),
+    /** Host environment variables the plugin may see (the rest, e.g. secrets, stay out). */
+    envAllow: z.array(z.string().min(1)).optional(),
+    limits: z
+      .object({
+        memoryBytes: z.number().int().positive().optional(),
+        cpuSeconds: z.number().positive().optional(),
+        openFiles: z.number().int().min(3).optional(),
+        coreDumps: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

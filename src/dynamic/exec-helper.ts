@@ -1,0 +1,56 @@
+// Running plugins through plughost-exec (native/exec/): dies with the host,
+// kernel-enforced limits. Without it the host says which guarantees it lacks.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import type { Logger } from '../logger.js';
+import { packageRoot } from '../package-root.js';
+
+export interface ResourceLimits {
+  /** Address space in bytes (RLIMIT_AS). A Node.js plugin needs about 1 GiB just to start. */
+  readonly memoryBytes?: number;
+  /** CPU time in seconds (RLIMIT_CPU): past it the plugin gets SIGXCPU, then SIGKILL. */
+  readonly cpuSeconds?: number;
+  /** Open file descriptors (RLIMIT_NOFILE). */
+  readonly openFiles?: number;
+  /** Allow core dumps (default false: RLIMIT_CORE 0). */
+  readonly coreDumps?: boolean;
+}
+
+let cached: string | null | undefined;
+
+/** $PLUGHOST_EXEC_HELPER ("none" disables it), else the one built with plughost. */
+export function findExecHelper(env: NodeJS.ProcessEnv = process.env): string | null {
+  const explicit = env.PLUGHOST_EXEC_HELPER;
+  if (explicit !== undefined) return explicit === 'none' || !fs.existsSync(explicit) ? null : explicit;
+  if (cached !== undefined) return cached;
+  const candidates = [path.join(packageRoot(), 'build', 'Release', 'plughost-exec')];
+  cached = candidates.find((c) => fs.existsSync(c)) ?? null;
+  return cached;
+}
+
+/** The argv that starts `command` under the helper, with these limits and a parent-death signal. */
+export function wrapCommand(helper: string, command: readonly string[], limits: ResourceLimits, parentPid: number): string[] {
+  const args = [helper, '--parent', String(parentPid)];
+  if (limits.memoryBytes !== undefined) args.push('--as', String(Math.floor(limits.memoryBytes)));
+  if (limits.cpuSeconds !== undefined) args.push('--cpu', String(Math.ceil(limits.cpuSeconds)));
+  if (limits.openFiles !== undefined) args.push('--nofile', String(Math.floor(limits.openFiles)));
+  if (limits.coreDumps !== true) args.push('--core', '0');
+  return [...args, '--', ...command];
+}
+
+const warned = new Set<string>();
+
+/** Once per plugin name: what cannot be guaranteed without the helper. */
+export function warnWithoutHelper(logger: Logger, plugin: string, limits: ResourceLimits | undefined): void {
+  if (warned.has(plugin)) return;
+  warned.add(plugin);
+  const missing = ['the plugin is not killed with the host on SIGKILL (plughost SDK plugins still exit on their own; others, e.g. go-plugin plugins, are orphaned)'];
+  if (limits !== undefined && Object.keys(limits).length > 0) missing.push(`resource limits ${JSON.stringify(limits)} are not enforced`);
+  if (limits?.coreDumps !== true) missing.push('core dumps are not switched off');
+  logger.log('warn', 'plughost-exec not found: running the plugin without its guarantees', {
+    plugin,
+    missing,
+    hint: 'Build plughost (npm install) or set PLUGHOST_EXEC_HELPER to the plughost-exec binary',
+  });
+}
