@@ -54,7 +54,8 @@ export type ErrorCode =
   | 'PLUGHOST_UNKNOWN_PLUGIN'
   | 'PLUGHOST_NOT_PORTABLE'
   | 'PLUGHOST_BUNDLE_UNSAFE'
-  | 'PLUGHOST_RESOURCE_LIMIT';
+  | 'PLUGHOST_RESOURCE_LIMIT'
+  | 'PLUGHOST_NO_PREBUILD';
 
 export interface ErrorDetails {
   /** The plugin file the error is about. */

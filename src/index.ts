@@ -21,6 +21,16 @@ export { HOST_API_VERSION } from './native/descriptor.js';
 export { inspectNative, verifyNative } from './native/inspect.js';
 export type { NativeInspection, NativeVerification } from './native/inspect.js';
 export { resolveBuildId } from './build/build-id.js';
+export { loadPluginPackage, resolvePluginPackage, prebuildPackage, prebuildOverrideVariable, NoPrebuildError } from './prebuild/index.js';
+export type {
+  LoadPluginPackageOptions,
+  PrebuildCandidate,
+  PrebuildOptions,
+  PrebuildResolution,
+  PrebuildResult,
+  PrebuildTuple,
+  ResolvePluginPackageOptions,
+} from './prebuild/index.js';
 export type { DynamicPlugin, DynamicPluginOptions, DynamicPluginStats, RestartPolicy, BatchItem, AppService } from './dynamic/dynamic-plugin.js';
 export type { CallOptions, DynamicStream } from './dynamic/call-channel.js';
 export type { ResourceLimits } from './dynamic/exec-helper.js';

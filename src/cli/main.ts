@@ -9,10 +9,11 @@ import { callCommand } from './commands/call.js';
 import { inspectCommand } from './commands/inspect.js';
 import { lsCommand } from './commands/ls.js';
 import { newCommand } from './commands/new.js';
+import { prebuildCommand } from './commands/prebuild.js';
 import { verifyCommand } from './commands/verify.js';
 
 const program = new Command('plughost')
-  .description('Build, inspect, verify, bundle, call, benchmark and scaffold plughost plugins')
+  .description('Build, prebuild, inspect, verify, bundle, call, benchmark and scaffold plughost plugins')
   .exitOverride()
   .showHelpAfterError();
 
@@ -22,6 +23,17 @@ program
   .option('--build-id <id>', 'build ID to stamp (default: $PLUGHOST_BUILD_ID or <version>+g<commit>)')
   .option('--dir <dir>', 'project directory', '.')
   .action(buildCommand);
+
+program
+  .command('prebuild')
+  .description(
+    "build a plugin package's native plugin for this machine and write it into the package as " +
+      'prebuilds/<platform>-<arch>/<name>.napi.<libc>.node (prebuildify layout, node-gyp-build tags)',
+  )
+  .option('--dir <dir>', 'the plugin package', '.')
+  .option('--build-id <id>', "build ID to stamp (default: $PLUGHOST_BUILD_ID or this plughost's own)")
+  .option('--json', 'print JSON')
+  .action(prebuildCommand);
 
 program
   .command('inspect')

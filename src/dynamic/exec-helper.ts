@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import type { Logger } from '../logger.js';
+import { currentLibc } from '../manifest/target.js';
 import { packageRoot } from '../package-root.js';
 
 export interface ResourceLimits {
@@ -19,14 +20,32 @@ export interface ResourceLimits {
 
 let cached: string | null | undefined;
 
-/** $PLUGHOST_EXEC_HELPER ("none" disables it), else the one built with plughost. */
+/** Where plughost ships the helper in its own npm tarball: prebuilds/<platform>-<arch>/plughost-exec[.<libc>]. */
+export function execHelperPrebuild(root: string = packageRoot()): string {
+  const libc = currentLibc();
+  return path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, `plughost-exec${libc ? `.${libc}` : ''}`);
+}
+
+/** $PLUGHOST_EXEC_HELPER ("none" disables it), else the prebuilt one, else the one built here. */
 export function findExecHelper(env: NodeJS.ProcessEnv = process.env): string | null {
   const explicit = env.PLUGHOST_EXEC_HELPER;
   if (explicit !== undefined) return explicit === 'none' || !fs.existsSync(explicit) ? null : explicit;
   if (cached !== undefined) return cached;
-  const candidates = [path.join(packageRoot(), 'build', 'Release', 'plughost-exec')];
+  const candidates = [execHelperPrebuild(), path.join(packageRoot(), 'build', 'Release', 'plughost-exec')];
   cached = candidates.find((c) => fs.existsSync(c)) ?? null;
   return cached;
+}
+
+/** After a build of plughost itself: the freshly built helper becomes its prebuild for this tuple. */
+export function stageExecHelperPrebuild(root: string): string | null {
+  const built = path.join(root, 'build', 'Release', 'plughost-exec');
+  if (!fs.existsSync(built)) return null;
+  const target = execHelperPrebuild(root);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.copyFileSync(built, `${target}.tmp`);
+  fs.chmodSync(`${target}.tmp`, 0o755);
+  fs.renameSync(`${target}.tmp`, target);
+  return target;
 }
 
 /** The argv that starts `command` under the helper, with these limits and a parent-death signal. */

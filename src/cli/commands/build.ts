@@ -2,6 +2,7 @@ import path from 'node:path';
 
 import { buildPlugins, writeBuildInfo } from '../../build/build-plugins.js';
 import { buildManifest, writeManifest } from '../../build/write-manifest.js';
+import { stageExecHelperPrebuild } from '../../dynamic/exec-helper.js';
 import { formatMs, reportFailure } from '../output.js';
 
 export async function buildCommand(opts: { buildId?: string; dir?: string }): Promise<void> {
@@ -13,6 +14,9 @@ export async function buildCommand(opts: { buildId?: string; dir?: string }): Pr
       log: (line) => process.stdout.write(line + '\n'),
     });
     const info = writeBuildInfo(projectDir, result);
+    // Building plughost itself: its exec helper ships as a prebuild in the npm tarball.
+    const helper = stageExecHelperPrebuild(projectDir);
+    if (helper !== null) process.stdout.write(`staged ${path.relative(projectDir, helper)}\n`);
     for (const p of result.plugins) process.stdout.write(`built ${p.name.padEnd(12)} ${path.relative(projectDir, p.file)}\n`);
     const manifest = writeManifest(projectDir, await buildManifest(projectDir, result, (line) => process.stdout.write(line + '\n')));
     process.stdout.write(
