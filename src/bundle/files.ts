@@ -76,6 +76,11 @@ function sha256File(file: string): string {
 
 /** The files one manifest entry needs, checked against its pin. */
 export function pluginFiles(entry: PluginEntry, dir: string, exclude: ReadonlySet<string>): BundleFile[] {
+  if (entry.path === undefined) {
+    throw new PlughostUsageError('PLUGHOST_MANIFEST_INVALID', `plugin "${entry.name}" comes from an npm package: a bundle carries files`, {
+      hint: 'Install the package on the target with npm (its prebuilds need no compiler), or give the plugin a "path"',
+    });
+  }
   const file = path.resolve(dir, entry.path);
   let stat: fs.Stats;
   try {

@@ -59,6 +59,9 @@ const common = {
 export const NativeEntrySchema = z
   .object({
     ...common,
+    /** Either `path`, or `package`: an installed npm package whose prebuild for this machine is the file. */
+    path: relativePath.optional(),
+    package: z.string().min(1).max(214).optional(),
     kind: z.literal('native'),
     buildId,
     platform: z.enum(['linux', 'darwin']),
@@ -70,7 +73,11 @@ export const NativeEntrySchema = z
     /** Run in a subprocess (crash-contained) instead of in-process. */
     isolate: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => (e.path === undefined) !== (e.package === undefined), {
+    message: 'a native plugin names its file with exactly one of "path" or "package"',
+    path: ['path'],
+  });
 
 export const DynamicEntrySchema = z
   .object({

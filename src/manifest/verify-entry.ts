@@ -8,6 +8,7 @@ import path from 'node:path';
 import { PluginFormatError, PluginIntegrityError, PlughostError } from '../errors.js';
 import { formatApiVersion, type NativeDescriptor } from '../native/descriptor.js';
 import { verifyNative } from '../native/inspect.js';
+import { resolvePluginPackage } from '../prebuild/resolve.js';
 import type { Manifest, PluginEntry } from './schema.js';
 import { currentTarget, describeTarget, type Target } from './target.js';
 
@@ -19,6 +20,7 @@ export interface EntryCheck {
 }
 
 export function entryFile(entry: PluginEntry, dir: string): string {
+  if (entry.path === undefined) throw new Error(`plugin "${entry.name}" comes from an npm package, not a path`);
   return path.resolve(dir, entry.path);
 }
 
@@ -28,7 +30,15 @@ export function entryFile(entry: PluginEntry, dir: string): string {
  * not lead a pin to a file the deploy does not hold).
  */
 function containedFile(entry: PluginEntry, dir: string): string {
-  const file = entryFile(entry, dir);
+  // From an installed npm package: its prebuild for this machine, inside the package.
+  if (entry.kind === 'native' && entry.package !== undefined) {
+    const resolution = resolvePluginPackage(entry.package, { paths: [dir] });
+    return checkContained(entry, resolution.file, resolution.packageDir ?? path.dirname(resolution.file));
+  }
+  return checkContained(entry, entryFile(entry, dir), dir);
+}
+
+function checkContained(entry: PluginEntry, file: string, dir: string): string {
   let real: string;
   let realDir: string;
   try {
@@ -113,7 +123,7 @@ export function verifyManifest(manifest: Manifest, dir: string, target: Target =
       const check = verifyEntry(manifest, entry, dir, target);
       const detail = check.descriptor
         ? `${check.descriptor.name} ${check.descriptor.version}, build ${check.descriptor.buildId}, sha256 ok`
-        : `entry ${entry.path}, sha256 ok`;
+        : `entry ${entry.path ?? ''}, sha256 ok`;
       return { plugin: entry.name, kind: entry.kind + (entry.kind === 'native' && entry.isolate ? ' (isolated)' : ''), ok: true, code: null, detail };
     } catch (err) {
       if (!(err instanceof PlughostError)) throw err;

@@ -59,7 +59,7 @@ export class Registry {
       name: e.name,
       kind: e.kind,
       version: e.version,
-      path: e.path,
+      path: e.path ?? `npm:${e.kind === 'native' ? e.package : ''}`,
       isolate: e.kind === 'native' && e.isolate === true,
       methods: e.methods,
       loaded: [...this.#loading.keys()].some((k) => k.startsWith(`${e.name}\0`)),

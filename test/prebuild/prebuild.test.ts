@@ -271,6 +271,32 @@ describe('a plugin package from npm, installed with --ignore-scripts and no comp
     console.log(`npm install ${installMode} --ignore-scripts: ok`);
   }, 120_000);
 
+  it('a manifest can name a native plugin by its npm package: resolved by tuple, then every pin checked', () => {
+    const installed = path.join(app, 'node_modules', PKG);
+    const file = path.join(installed, 'prebuilds', tupleDir, prebuildName);
+    const info = inspectNative(file);
+    const entry = {
+      name: info.descriptor!.name, kind: 'native', version: info.descriptor!.version, package: PKG, sha256: info.sha256,
+      methods: ['hello'], buildId: BUILD_ID, platform: process.platform, arch: process.arch, libc: currentLibc(),
+      apiVersion: `${info.descriptor!.apiVersion.major}.${info.descriptor!.apiVersion.minor}`, napiVersion: info.descriptor!.napiVersion,
+    };
+    const writeManifest = (e: object): void =>
+      fs.writeFileSync(path.join(app, 'manifest.json'), JSON.stringify({ schemaVersion: 1, buildId: BUILD_ID, plugins: [e] }));
+    const script = `import { createHost, silentLogger } from 'plughost';
+      const host = createHost({ manifest: '.', logger: silentLogger });
+      try {
+        const plugin = await host.load(${JSON.stringify(entry.name)});
+        console.log(JSON.stringify({ ok: true, file: plugin.native.file, result: plugin.native.methods.hello('manifest'), listed: host.list()[0].path }));
+      } catch (err) { console.log(JSON.stringify({ ok: false, code: err.code, message: err.message })); }`;
+    fs.writeFileSync(path.join(app, 'manifest-load.mjs'), script);
+    writeManifest(entry);
+    const ok = run([path.join(app, 'manifest-load.mjs')], app, cleanEnv({ PATH: bin }));
+    expect(JSON.parse(ok.stdout), output(ok)).toEqual({ ok: true, file, result: 'hello, manifest', listed: `npm:${PKG}` });
+    writeManifest({ ...entry, sha256: '0'.repeat(64) });
+    const pinned = run([path.join(app, 'manifest-load.mjs')], app, cleanEnv({ PATH: bin }));
+    expect(JSON.parse(pinned.stdout), output(pinned)).toMatchObject({ ok: false, code: 'PLUGHOST_CHECKSUM_MISMATCH' });
+  });
+
   it('a package with prebuilds only for other machines: PLUGHOST_NO_PREBUILD names the tuple and every candidate', () => {
     // The same package, republished with its binary filed under another arch and another libc.
     const other = path.join(tmp, 'pkg-other');

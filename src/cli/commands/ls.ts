@@ -31,7 +31,7 @@ export function lsCommand(opts: { dir?: string; json?: boolean }): void {
     name: p.name,
     kind: p.kind,
     version: p.version,
-    path: p.path,
+    path: p.path ?? `npm:${p.kind === 'native' ? p.package : ''}`,
     // Dynamic plugins always run in their own process; native ones when the manifest says so.
     isolate: p.kind === 'dynamic' || p.isolate === true,
     methods: p.methods,
