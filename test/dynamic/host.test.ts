@@ -1,5 +1,4 @@
 // The host's dynamic path against real plugin processes over real sockets.
-import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
@@ -13,7 +12,7 @@ import {
   PlughostUsageError,
   type Host,
 } from '../../src/index.js';
-import { alive, bytes, capturingLogger, dist, fixturePlugin, rawPlugin, rejection, text, waitFor } from './support.js';
+import { alive, bytes, capturingLogger, fixturePlugin, hostProcess, rawPlugin, rejection, text, waitFor } from './support.js';
 
 let hosts: Host[] = [];
 function host(): { host: Host; log: ReturnType<typeof capturingLogger> } {
@@ -281,17 +280,12 @@ describe('supervision', () => {
   });
 
   it('leaves no plugin behind when the host process is killed with SIGKILL', async () => {
-    const script = `
-      import { createHost, silentLogger } from ${JSON.stringify(dist('src/index.js'))};
+    const { child, pids } = await hostProcess(`
       const host = createHost({ buildId: 'x', logger: silentLogger });
-      const opts = { name: 'f', command: [process.execPath, ${JSON.stringify(dist('test/fixtures/dynamic/fixture-plugin.js'))}] };
-      const a = await host.loadDynamic({ ...opts, pool: 2 });
-      const b = await host.loadDynamic(opts);
+      const a = await host.loadDynamic({ name: 'f', command: fixture, pool: 2 });
+      const b = await host.loadDynamic({ name: 'g', command: fixture });
       process.stdout.write(JSON.stringify([...a.pids(), ...b.pids()]) + '\\n');
-      setInterval(() => {}, 1000);
-    `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const pids = await new Promise<number[]>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
+    `);
     expect(pids).toHaveLength(3);
     for (const pid of pids) expect(alive(pid)).toBe(true);
     child.kill('SIGKILL');

@@ -1,7 +1,7 @@
 // Subprocess hygiene through plughost-exec: plugins die with their host even
 // on SIGKILL, resource limits are enforced by the kernel, secrets stay out of
 // a plugin's environment; without the helper the host says what it cannot do.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, PluginResourceLimitError, type Host } from '../../src/index.js';
 import { findExecHelper } from '../../src/dynamic/exec-helper.js';
 import { pythonWithGrpc } from '../../src/dynamic/python.js';
-import { alive, bytes, capturingLogger, dist, fixturePlugin, rejection, root, text, waitFor } from './support.js';
+import { alive, bytes, capturingLogger, fixturePlugin, hostProcess, rejection, root, text, waitFor } from './support.js';
 
 const goBinary = path.join(root, 'test/fixtures/dynamic/go-kv/build/go-kv');
 let hosts: Host[] = [];
@@ -41,17 +41,13 @@ const limitOf = (limits: string, name: string): string => {
 
 describe('no orphans', () => {
   it('kill -9 of a host with 3 plugins (TypeScript, Python, Go) leaves no plugin process after 2 s', async () => {
-    const script = `
-      import { createHost, silentLogger } from ${JSON.stringify(dist('src/index.js'))};
+    const { child, pids } = await hostProcess(`
       const host = createHost({ buildId: 'x', logger: silentLogger });
-      const ts = await host.loadDynamic({ name: 'ts', command: [process.execPath, ${JSON.stringify(dist('test/fixtures/dynamic/fixture-plugin.js'))}] });
+      const ts = await host.loadDynamic({ name: 'ts', command: fixture });
       const py = await host.loadDynamic({ name: 'py', command: [${JSON.stringify(pythonWithGrpc())}, ${JSON.stringify(path.join(root, 'plugins-dynamic/textstats-py/textstats.py'))}] });
       const go = await host.loadDynamic({ name: 'go', command: [${JSON.stringify(goBinary)}], cookie: { key: 'KV_PLUGIN', value: 'hello' } });
       process.stdout.write(JSON.stringify([...ts.pids(), ...py.pids(), ...go.pids()]) + '\\n');
-      setInterval(() => {}, 1000);
-    `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const pids = await new Promise<number[]>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
+    `);
     expect(pids).toHaveLength(3);
     for (const pid of pids) expect(alive(pid)).toBe(true);
     child.kill('SIGKILL');

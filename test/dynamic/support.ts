@@ -1,5 +1,6 @@
 // Shared helpers for dynamic-path tests: fixture commands, a capturing logger,
 // process checks. Every test closes its host, which stops every plugin.
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 import type { DynamicPluginOptions, LogFields, Logger, LogLevel } from '../../src/index.js';
@@ -65,4 +66,21 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & { co
     return err as Error & { code?: string };
   }
   throw new Error('expected a rejection, the promise resolved');
+}
+
+/**
+ * Runs `body` (ES module code with `createHost`, `silentLogger` and `fixture`
+ * — the fixture plugin's argv — in scope) in a separate host process; its
+ * body must print one JSON array of plugin PIDs. Resolves with them.
+ */
+export async function hostProcess(body: string): Promise<{ child: ChildProcess; pids: number[] }> {
+  const script = `
+    import { createHost, silentLogger } from ${JSON.stringify(dist('src/index.js'))};
+    const fixture = [process.execPath, ${JSON.stringify(dist('test/fixtures/dynamic/fixture-plugin.js'))}];
+    ${body}
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const pids = await new Promise<number[]>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
+  return { child, pids };
 }
