@@ -11,7 +11,8 @@ import { findExecHelper } from '../../src/dynamic/exec-helper.js';
 import { pythonWithGrpc } from '../../src/dynamic/python.js';
 import { alive, bytes, capturingLogger, fixturePlugin, hostProcess, rejection, root, text, waitFor } from './support.js';
 
-const goBinary = path.join(root, 'test/fixtures/dynamic/go-kv/build/go-kv');
+// Its own output path: go-plugin.test.ts builds the same fixture in parallel (the Go cache is safe to share).
+const goBinary = path.join(root, 'test/fixtures/dynamic/go-kv/build/go-kv-hygiene');
 let hosts: Host[] = [];
 afterEach(async () => {
   await Promise.all(hosts.map((h) => h.close()));
