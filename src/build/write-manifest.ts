@@ -6,13 +6,13 @@ import path from 'node:path';
 
 import { createHost } from '../host.js';
 import { silentLogger } from '../logger.js';
+import { launchCommand } from '../manifest/launch.js';
 import { parseManifest } from '../manifest/load.js';
 import { MANIFEST_FILE, type Manifest, type PluginEntry } from '../manifest/schema.js';
 import { currentTarget } from '../manifest/target.js';
 import { formatApiVersion } from '../native/descriptor.js';
 import { inspectNative } from '../native/inspect.js';
 import { readPluginSpecs, type BuildResult } from './build-plugins.js';
-import { pythonWithGrpc } from '../dynamic/python.js';
 
 const relative = (projectDir: string, file: string): string => path.relative(projectDir, file).split(path.sep).join('/');
 
@@ -25,14 +25,12 @@ export async function buildManifest(projectDir: string, result: BuildResult, log
     for (const spec of readPluginSpecs(projectDir)) {
       if (spec.kind === 'dynamic') {
         const file = path.resolve(projectDir, spec.path);
-        const command = spec.command.map((arg, i) =>
-          i === 0 && arg === 'node' ? process.execPath : i === 0 && (arg === 'python3' || arg === 'python') ? pythonWithGrpc() : arg.replaceAll('{path}', file).replaceAll('{dir}', projectDir),
-        );
+        const { command, env } = launchCommand(spec.command, file, projectDir, spec.options?.env);
         // Started once to ask it (Describe) what it serves. One that cannot start
         // here (e.g. no Python gRPC on this machine) is left out, loudly.
         let plugin;
         try {
-          plugin = await host.loadDynamic({ name: spec.name, command, cookie: spec.cookie, cwd: projectDir, ...(spec.options?.env ? { env: spec.options.env } : {}) });
+          plugin = await host.loadDynamic({ name: spec.name, command, cookie: spec.cookie, cwd: projectDir, ...(env ? { env } : {}) });
         } catch (err) {
           log(`manifest: ${spec.name} (dynamic) LEFT OUT: it did not start here: ${(err as Error).message}`);
           continue;

@@ -1,13 +1,11 @@
 // Plugins by name, from a manifest: verified against every pin before any
 // plugin code runs, loaded lazily, loaded once.
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { PluginIntegrityError, PlughostUsageError } from '../errors.js';
-import { packageRoot } from '../package-root.js';
 import type { DynamicPlugin, DynamicPluginOptions } from '../dynamic/dynamic-plugin.js';
-import { pythonWithGrpc } from '../dynamic/python.js';
 import { isolatedNativeOptions } from '../isolate/index.js';
+import { launchCommand } from '../manifest/launch.js';
 import type { LoadedManifest } from '../manifest/load.js';
 import type { DynamicEntry, NativeEntry, PluginEntry, RunOptions } from '../manifest/schema.js';
 import { verifyEntry } from '../manifest/verify-entry.js';
@@ -137,22 +135,10 @@ export class Registry {
   }
 
   #dynamic(entry: DynamicEntry, file: string): DynamicPluginOptions {
-    const python = entry.command[0] === 'python3' || entry.command[0] === 'python';
-    const command = entry.command.map((arg, i) => {
-      if (i === 0 && arg === 'node') return process.execPath;
-      if (i === 0 && python) return pythonWithGrpc();
-      return arg.replaceAll('{path}', file).replaceAll('{dir}', this.#source.dir);
-    });
     const options = runOptions(entry.options);
-    // A Python plugin finds plughost's Python SDK without being installed.
-    const env = python ? { ...options.env, PYTHONPATH: pythonPath(options.env?.PYTHONPATH) } : options.env;
+    const { command, env } = launchCommand(entry.command, file, this.#source.dir, options.env);
     return { name: entry.name, command, cwd: this.#source.dir, cookie: entry.cookie, ...options, ...(env ? { env } : {}) };
   }
-}
-
-function pythonPath(extra: string | undefined): string {
-  const sdk = path.join(packageRoot(), 'plugins-dynamic', 'python');
-  return [sdk, extra, process.env.PYTHONPATH].filter((p) => p !== undefined && p !== '').join(path.delimiter);
 }
 
 function runOptions(options: RunOptions | undefined): Partial<DynamicPluginOptions> {
