@@ -1,6 +1,5 @@
 // Writing manifest.json after a build: every plugin with its pins, read from
 // the files themselves (descriptor, SHA-256) and from the plugins (methods).
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -13,6 +12,7 @@ import { currentTarget } from '../manifest/target.js';
 import { formatApiVersion } from '../native/descriptor.js';
 import { inspectNative } from '../native/inspect.js';
 import { readPluginSpecs, type BuildResult } from './build-plugins.js';
+import { sha256File } from '../util/sha256.js';
 
 const relative = (projectDir: string, file: string): string => path.relative(projectDir, file).split(path.sep).join('/');
 
@@ -40,7 +40,7 @@ export async function buildManifest(projectDir: string, result: BuildResult, log
           kind: 'dynamic',
           version: plugin.version || '0.0.0',
           path: relative(projectDir, file),
-          sha256: createHash('sha256').update(fs.readFileSync(file)).digest('hex'),
+          sha256: sha256File(file),
           methods: plugin.methods.map((m) => m.name),
           command: [...spec.command],
           ...(spec.cookie ? { cookie: { ...spec.cookie } } : {}),

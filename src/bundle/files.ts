@@ -1,12 +1,12 @@
 // What goes into a bundle: the manifest, every plugin file it names, and the
 // host package. Paths in the archive are POSIX and relative to its root.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { PluginFormatError, PluginIntegrityError, PlughostUsageError } from '../errors.js';
 import type { LoadedManifest } from '../manifest/load.js';
 import { MANIFEST_FILE, type PluginEntry } from '../manifest/schema.js';
+import { sha256File } from '../util/sha256.js';
 
 /** The host package's files live under this directory of a bundle. */
 export const HOST_PREFIX = 'host';
@@ -68,10 +68,6 @@ export function walkFiles(dir: string, prefix: string, exclude: ReadonlySet<stri
   };
   visit(dir, '');
   return out;
-}
-
-function sha256File(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
 /** The files one manifest entry needs, checked against its pin. */

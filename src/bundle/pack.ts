@@ -2,7 +2,6 @@
 // the same bytes on any machine: entries sorted, one fixed mtime, uid/gid 0
 // without user names, modes 0644/0755, no directory entries, and a gzip
 // header without a timestamp or an OS of origin.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -14,6 +13,7 @@ import { Header, Pax } from 'tar';
 import { readManifest } from '../manifest/load.js';
 import { packageRoot } from '../package-root.js';
 import { collectGroups, type BundleFile } from './files.js';
+import { sha256Hex } from '../util/sha256.js';
 
 /** Every entry's mtime. Fixed, so that packing again gives the same bytes. */
 export const BUNDLE_MTIME = new Date('2000-01-01T00:00:00.000Z');
@@ -97,7 +97,7 @@ export async function packBundle(options: PackOptions): Promise<PackResult> {
     groups: reports,
     bytes: bytes.length,
     contentBytes: files.reduce((n, f) => n + f.size, 0),
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    sha256: sha256Hex(bytes),
     buildId: loaded.manifest.buildId,
     ms: performance.now() - started,
   };

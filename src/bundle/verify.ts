@@ -1,6 +1,5 @@
 // verifyDeploy(): everything the host will check at load, for a whole deploy
 // (a directory with manifest.json, or a bundle), before it is deployed.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { currentTarget, type Target } from '../manifest/target.js';
 import { verifyManifest, type VerifyRow } from '../manifest/verify-entry.js';
 import { extractBundle } from './extract.js';
 import { HOST_PREFIX } from './files.js';
+import { sha256Hex } from '../util/sha256.js';
 
 export interface VerifyDeployOptions {
   /** The machine to check against (default: this one). */
@@ -70,7 +70,7 @@ export async function verifyDeploy(location: string, options: VerifyDeployOption
     const bytes = fs.readFileSync(absolute);
     fs.writeFileSync(copy, bytes, { mode: 0o600 });
     if (options.sha256 !== undefined) {
-      const sha = createHash('sha256').update(bytes).digest('hex');
+      const sha = sha256Hex(bytes);
       if (sha !== options.sha256.toLowerCase()) {
         cleanup();
         throw new PluginIntegrityError('PLUGHOST_CHECKSUM_MISMATCH', 'the bundle does not match its SHA-256 pin', {

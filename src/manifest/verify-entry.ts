@@ -1,7 +1,6 @@
 // Checking one manifest entry against this machine and the file on disk,
 // without running any plugin code. Used by the host before every load and
 // by `plughost verify` for a whole deploy.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -11,6 +10,7 @@ import { verifyNative } from '../native/inspect.js';
 import { resolvePluginPackage } from '../prebuild/resolve.js';
 import type { Manifest, PluginEntry } from './schema.js';
 import { currentTarget, describeTarget, type Target } from './target.js';
+import { sha256Hex } from '../util/sha256.js';
 
 export interface EntryCheck {
   readonly plugin: string;
@@ -103,7 +103,7 @@ export function verifyEntry(manifest: Manifest, entry: PluginEntry, dir: string,
   } catch (err) {
     throw new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', `plugin "${entry.name}": cannot read its entry file`, { file, cause: err });
   }
-  const sha = createHash('sha256').update(bytes).digest('hex');
+  const sha = sha256Hex(bytes);
   if (sha !== entry.sha256) throw mismatch('sha256', entry.sha256, sha, 'The file changed after the manifest was written');
   return { plugin: entry.name, file, descriptor: null };
 }

@@ -1,6 +1,5 @@
 // Read-only views of a native plugin file: nothing here loads it.
 import fs from 'node:fs';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 
 import { PlughostError } from '../errors.js';
@@ -8,6 +7,7 @@ import { identifyBinary, readBinary, selectSlice } from './binary.js';
 import { findDescriptorNote, parseDescriptor, type NativeDescriptor } from './descriptor.js';
 import { currentPlatform } from './platform.js';
 import { checkPluginBytes, openPluginFile, type Expectations } from './verify.js';
+import { sha256Hex } from '../util/sha256.js';
 
 export interface NativeInspection {
   readonly file: string;
@@ -51,7 +51,7 @@ export function inspectNative(file: string): NativeInspection {
   return {
     file: absolute,
     size: bytes.length,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    sha256: sha256Hex(bytes),
     format: binary.format,
     bits: binary.bits,
     arch: binary.arch,

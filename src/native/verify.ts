@@ -1,7 +1,6 @@
 // Every check a native plugin file must pass before any of its code runs.
 // Order matters and is documented (docs/native-plugins.md): cheap facts about
 // the file first, so the error names the most basic problem.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 
 import { PluginCompatibilityError, PluginFormatError, PluginIntegrityError, PlughostUsageError } from '../errors.js';
@@ -15,6 +14,7 @@ import {
   type NativeDescriptor,
 } from './descriptor.js';
 import { currentPlatform, describePlatform, type TargetPlatform } from './platform.js';
+import { sha256Hex } from '../util/sha256.js';
 
 export interface Expectations {
   /** The build ID every plugin of this release carries. */
@@ -128,7 +128,7 @@ export function checkPluginBytes(bytes: Uint8Array, file: string, expect: Expect
     });
   }
 
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = sha256Hex(bytes);
   if (expect.sha256 !== undefined && expect.sha256.toLowerCase() !== sha256) {
     throw new PluginIntegrityError('PLUGHOST_CHECKSUM_MISMATCH', `${plugin} does not match its SHA-256 pin`, {
       file,
