@@ -5,7 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Native plugins are process-global (dlopen): keep each file in its own fork.
     pool: 'forks',
-    globalSetup: ['test/setup/native-fixtures.ts'],
+    globalSetup: ['test/setup/native-fixtures.ts', 'test/setup/go-fixture.ts'],
     testTimeout: 30_000,
     hookTimeout: 180_000,
   },

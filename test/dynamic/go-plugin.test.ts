@@ -2,42 +2,16 @@
 // server library (Debian's golang-github-hashicorp-go-plugin-dev), and a
 // Python plugin speaking the same handshake, both called through their own
 // app service from a user-supplied .proto.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 
 import { createHost, type DynamicPluginOptions, type Host } from '../../src/index.js';
 import { pythonWithGrpc } from '../../src/dynamic/python.js';
 import { alive, bytes, capturingLogger, rejection, root, text, waitFor } from './support.js';
 
 const goDir = path.join(root, 'test/fixtures/dynamic/go-kv');
-const goBinary = path.join(goDir, 'build/go-kv');
-const hasGo = (() => {
-  try {
-    execFileSync('go', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-/** Builds the Go fixture once per source change (a warm build takes ~0.1 s, a cold one ~10 s). */
-function buildGoPlugin(): void {
-  const hash = createHash('sha256');
-  for (const f of fs.readdirSync(goDir).filter((f) => /\.(go|sh)$/.test(f)).sort()) hash.update(f).update(fs.readFileSync(path.join(goDir, f)));
-  const stamp = path.join(goDir, 'build/.sources-sha256');
-  const want = hash.digest('hex');
-  if (fs.existsSync(goBinary) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return;
-  fs.mkdirSync(path.dirname(goBinary), { recursive: true });
-  execFileSync('sh', [path.join(goDir, 'build.sh'), goBinary], {
-    env: { ...process.env, GOCACHE: path.join(goDir, 'build/gocache') },
-    stdio: ['ignore', 'ignore', 'inherit'],
-    timeout: 170_000,
-  });
-  fs.writeFileSync(stamp, want);
-}
+// Built by the test setup (test/setup/go-fixture.ts); null without Go (never in CI).
+const goBinary = inject('goKvPlugin');
 
 let hosts: Host[] = [];
 afterEach(async () => {
@@ -54,7 +28,7 @@ interface Kv {
 const kvPlugins: Kv[] = [
   {
     name: 'Go (hashicorp/go-plugin 1.0.1)',
-    options: () => ({ name: 'go-kv', command: [goBinary], cookie: { key: 'KV_PLUGIN', value: 'hello' } }),
+    options: () => ({ name: 'go-kv', command: [goBinary!], cookie: { key: 'KV_PLUGIN', value: 'hello' } }),
     proto: path.join(goDir, 'kv.proto'),
   },
   {
@@ -68,14 +42,8 @@ const kvPlugins: Kv[] = [
   },
 ];
 
-beforeAll(() => {
-  // CI installs Go (README prerequisites); only a developer machine without it skips.
-  if (!hasGo && process.env.CI) throw new Error('Go is required in CI: apt-get install golang-go golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev');
-  if (hasGo) buildGoPlugin();
-}, 180_000);
-
 describe.each(kvPlugins)('a go-plugin plugin in $name', ({ name, options, proto }) => {
-  const skip = name.startsWith('Go') && !hasGo;
+  const skip = name.startsWith('Go') && goBinary === null;
 
   it.skipIf(skip)('loads, serves its own service through the user .proto, and shuts down', async () => {
     const log = capturingLogger();
