@@ -32,13 +32,17 @@ export interface NativeVerification {
   readonly gnuBuildId: string | null;
 }
 
-/** Describes a plugin file without loading it; throws only if it is not a readable ELF/Mach-O file. */
-export function inspectNative(file: string): NativeInspection {
+/**
+ * Describes a plugin file without loading it; throws only if it is not a
+ * readable ELF/Mach-O file. A universal file is read through the slice for
+ * `arch` (default: this process's).
+ */
+export function inspectNative(file: string, options: { readonly arch?: string } = {}): NativeInspection {
   const absolute = path.resolve(file);
   const { fd, bytes } = openPluginFile(absolute);
   fs.closeSync(fd);
   const id = identifyBinary(bytes, absolute);
-  const image = id.fat ? selectSlice(bytes, currentPlatform().arch, absolute) : bytes;
+  const image = id.fat ? selectSlice(bytes, options.arch ?? currentPlatform().arch, absolute) : bytes;
   const binary = readBinary(image, absolute);
   let descriptor: NativeDescriptor | null = null;
   let problem: PlughostError | null = null;

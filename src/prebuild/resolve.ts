@@ -196,7 +196,8 @@ function judge(root: string, file: string, f: RuntimeFacts): Verdict {
   // The file itself, read but not loaded: its descriptor's Node-API version and its machine code.
   let info;
   try {
-    info = inspectNative(file);
+    // A universal file, through the slice of the arch being resolved for (not necessarily this process's).
+    info = inspectNative(file, { arch: f.arch });
   } catch (err) {
     if (err instanceof PlughostError) return reject(`unreadable: ${err.code}`);
     throw err;
