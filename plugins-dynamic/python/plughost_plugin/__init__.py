@@ -16,4 +16,4 @@ is cheap: grpc is imported by serve() after the host checks pass.
 from ._plugin import Context, PluginError, serve
 
 __all__ = ["serve", "PluginError", "Context"]
-__version__ = "1.0.0"
+__version__ = "0.1.0"
