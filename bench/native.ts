@@ -3,11 +3,12 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { createHost, verifyNative } from '../src/index.js';
-import { readBuildInfo } from '../src/build/build-id.js';
+import { readManifest } from '../src/manifest/load.js';
 import { HostMetrics } from '../src/metrics/host-metrics.js';
 import { instrumentNative } from '../src/native/instrument.js';
 import { compare, formatNs, median, printTable, type Measurement } from './measure.js';
@@ -68,13 +69,14 @@ export interface NativeBenchResult {
 }
 
 export function runNativeBench(opts: { quick?: boolean; log: (s: string) => void }): NativeBenchResult {
-  const info = readBuildInfo();
+  const root = path.resolve(here, '../..');
+  // manifest.json is the record of the last `plughost build`.
+  const info = fs.existsSync(path.join(root, 'manifest.json')) ? readManifest(root).manifest : undefined;
   const crcEntry = info?.plugins.find((p) => p.name === 'crc32');
-  if (info === undefined || crcEntry === undefined) {
+  if (info === undefined || crcEntry?.path === undefined) {
     throw new Error('crc32 is not built: run `npm run build` first');
   }
-  const root = path.resolve(here, '../..');
-  const file = path.resolve(root, crcEntry.file);
+  const file = path.resolve(root, crcEntry.path);
   const CRC32npm = require('crc-32') as { buf(data: Uint8Array, seed?: number): number };
   const rounds = opts.quick ? 5 : 15;
 

@@ -2,13 +2,12 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { hostBuildId, isValidBuildId } from './build/build-id.js';
 import { PluginUnavailableError, PlughostError, PlughostUsageError, type ErrorCode } from './errors.js';
 import { loadNativeModule } from './native/load.js';
 import { createNativePlugin, type MethodTable, type NativePlugin } from './native/plugin.js';
 import { DynamicPlugin, type DynamicPluginOptions } from './dynamic/dynamic-plugin.js';
-import { createJsonLogger, type Logger } from './logger.js';
-import { readManifest } from './manifest/load.js';
+import { toLogger, type LoggerLike } from './logger.js';
+import { expectedBy, resolveRelease } from './manifest/release.js';
 import { HostMetrics } from './metrics/host-metrics.js';
 import { instrumentNative } from './native/instrument.js';
 import type { DynamicPluginObserver } from './dynamic/dynamic-plugin.js';
@@ -17,17 +16,25 @@ import { Registry, type LoadOptions, type PluginListing } from './registry/regis
 
 export interface HostOptions {
   /**
-   * The build ID every plugin must carry. Defaults to the ID this plughost
-   * package was built with (`plughost build` stamps it).
+   * The build ID every plugin built with this release must carry. Default:
+   * the app's (the manifest's, else $PLUGHOST_BUILD_ID, else what `plughost
+   * build` stamps in this app: `<version>+g<commit>`). docs/deploying.md.
    */
   readonly buildId?: string;
-  /** Where host events and plugin logs go (default: JSON lines on stderr, level from $PLUGHOST_LOG_LEVEL or info). */
-  readonly logger?: Logger;
+  /**
+   * Where host events and plugin logs go: a plughost Logger, or a pino,
+   * bunyan, winston or console-style object (default: JSON lines on stderr,
+   * level from $PLUGHOST_LOG_LEVEL or info).
+   */
+  readonly logger?: LoggerLike;
   /**
    * A manifest.json (or a directory holding one): plugins by name with
    * host.load(name), every pin verified at load. Its build ID is the host's.
+   * Default: the app's own manifest.json (beside the package.json above the
+   * working directory), when there is one and no `buildId` is given; false:
+   * none.
    */
-  readonly manifest?: string;
+  readonly manifest?: string | false;
   /**
    * Time and count calls of native plugins' portable methods (plugin.call /
    * batch) in the metrics. Off by default: it costs ~71 ns per call (measured,
@@ -39,6 +46,12 @@ export interface HostOptions {
 export interface LoadNativeOptions {
   /** Refuse the file unless its SHA-256 (hex) equals this. */
   readonly sha256?: string;
+  /**
+   * The build ID the file must carry instead of the host's; null: any (an
+   * independently published plugin package, whose plugin API and Node-API
+   * versions are still checked; pin it with `sha256`).
+   */
+  readonly buildId?: string | null;
 }
 
 export type LoadStatus = 'loaded' | 'cached' | 'refused' | 'failed';
@@ -94,22 +107,10 @@ const LOAD_FAILURES: ReadonlySet<string> = new Set<ErrorCode>([
 ]);
 
 export function createHost(options: HostOptions = {}): Host {
-  const source = options.manifest === undefined ? undefined : readManifest(options.manifest);
-  if (source !== undefined && options.buildId !== undefined && options.buildId !== source.manifest.buildId) {
-    throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'the host build ID differs from the manifest\'s', {
-      file: source.file,
-      expected: `"${source.manifest.buildId}" (manifest)`,
-      found: `"${options.buildId}" (buildId option)`,
-    });
-  }
-  const buildId = options.buildId ?? source?.manifest.buildId ?? hostBuildId();
-  if (typeof buildId !== 'string' || !isValidBuildId(buildId)) {
-    throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'invalid build ID', {
-      expected: '1-63 characters from [A-Za-z0-9._+-]',
-      found: JSON.stringify(buildId),
-    });
-  }
-  const logger = options.logger ?? createJsonLogger();
+  const release = resolveRelease({ buildId: options.buildId, manifest: options.manifest });
+  const source = release.manifest;
+  const buildId = release.buildId;
+  const logger = toLogger(options.logger);
   const metrics = new HostMetrics();
   const byKey = new Map<string, NativePlugin>();
   const dynamic = new Set<DynamicPlugin>();
@@ -179,7 +180,12 @@ export function createHost(options: HostOptions = {}): Host {
       const absolute = path.resolve(file);
       const started = performance.now();
       try {
-        const { module, cached } = loadNativeModule(absolute, { buildId, sha256: opts.sha256 });
+        const expected = opts.buildId === undefined ? buildId : opts.buildId;
+        const { module, cached } = loadNativeModule(absolute, {
+          buildId: expected,
+          buildIdOrigin: opts.buildId === undefined ? expectedBy(release) : 'loadNative option',
+          sha256: opts.sha256,
+        });
         let plugin = byKey.get(module.key);
         if (plugin === undefined) {
           plugin = createNativePlugin(module);

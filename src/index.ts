@@ -35,7 +35,7 @@ export type { DynamicPlugin, DynamicPluginOptions, DynamicPluginStats, RestartPo
 export type { CallOptions, DynamicStream } from './dynamic/call-channel.js';
 export type { ResourceLimits } from './dynamic/exec-helper.js';
 export type { MethodDescription } from './dynamic/instance.js';
-export type { Logger, LogLevel, LogFields } from './logger.js';
+export type { Logger, LevelLogger, LoggerLike, LogLevel, LogFields } from './logger.js';
 export { createJsonLogger, silentLogger } from './logger.js';
 export { PLUGHOST_COOKIE } from './protocol/handshake.js';
 export {

@@ -1,11 +1,24 @@
 // One structured logger for the host; plugin stderr is forwarded into it.
+import { PlughostUsageError } from './errors.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
+/** plughost's own logger shape: one method, the level as its first argument. */
 export interface Logger {
   log(level: LogLevel, message: string, fields?: LogFields): void;
 }
+
+/** A logger with a method per level, as pino, bunyan, winston and `console` have. */
+export interface LevelLogger {
+  debug(...args: any[]): unknown;
+  info(...args: any[]): unknown;
+  warn(...args: any[]): unknown;
+  error(...args: any[]): unknown;
+}
+
+/** What `createHost({ logger })` accepts. */
+export type LoggerLike = Logger | LevelLogger;
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -61,4 +74,56 @@ export function parsePluginLogLine(line: string): { level: LogLevel; message: st
     }
   }
   return { level: 'info', message: line, fields: {} };
+}
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/**
+ * Any accepted logger as a Logger that never throws: a logger that fails
+ * must not take the host (or a plugin's log line) down with it. pino and
+ * bunyan take (fields, message); console, winston and the rest (message, fields).
+ */
+export function toLogger(like: LoggerLike | undefined, fallback: () => Logger = () => createJsonLogger()): Logger {
+  if (like === undefined) like = fallback();
+  const candidate = like as unknown as Record<string, unknown>;
+  if (candidate === null || (typeof candidate !== 'object' && typeof candidate !== 'function')) throw badLogger(like);
+  let write: (level: LogLevel, message: string, fields: LogFields | undefined) => void;
+  if (LEVELS.every((l) => typeof candidate[l] === 'function')) {
+    const levels = like as LevelLogger;
+    const fieldsFirst = typeof candidate.bindings === 'function' || (typeof candidate.fields === 'object' && Array.isArray(candidate.streams));
+    write = (level, message, fields) => {
+      const hasFields = fields !== undefined && Object.keys(fields).length > 0;
+      if (!hasFields) levels[level](message);
+      else if (fieldsFirst) levels[level](fields, message);
+      else levels[level](message, fields);
+    };
+  } else if (typeof candidate.log === 'function') {
+    const own = like as Logger;
+    write = (level, message, fields) => own.log(level, message, fields);
+  } else {
+    throw badLogger(like);
+  }
+  let reported = false;
+  return {
+    log(level, message, fields) {
+      try {
+        write(level, message, fields);
+      } catch (err) {
+        if (reported) return;
+        reported = true;
+        try {
+          process.stderr.write(`plughost: the logger threw (further failures are not reported): ${(err as Error)?.message ?? String(err)}\n`);
+        } catch {
+          // stderr is gone too: nothing left to tell.
+        }
+      }
+    },
+  };
+}
+
+function badLogger(like: unknown): PlughostUsageError {
+  return new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'logger has neither log(level, message, fields) nor debug/info/warn/error methods', {
+    expected: 'a plughost Logger, a pino/bunyan/winston logger, or console',
+    found: like === null ? 'null' : typeof like === 'object' ? `an object with ${Object.keys(like as object).join(', ') || 'no keys'}` : typeof like,
+  });
 }

@@ -23,7 +23,14 @@ export function runTool(
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', reject);
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new BuildError('PLUGHOST_BUILD_FAILED', `${label}: cannot run ${program}: ${err.code === 'ENOENT' ? 'not found' : err.message}`, {
+          hint: err.code === 'ENOENT' ? `Install ${program}, or run the build where it is on PATH` : undefined,
+          cause: err,
+        }),
+      ),
+    );
     child.on('close', (code, signal) => {
       const output = Buffer.concat(chunks).toString('utf8');
       if (code === 0) {

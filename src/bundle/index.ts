@@ -4,4 +4,5 @@ export type { PackOptions, PackResult, PackedGroup } from './pack.js';
 export { verifyDeploy } from './verify.js';
 export type { DeployVerification, VerifyDeployOptions } from './verify.js';
 export { BUNDLE_UNSAFE, checkBundleEntries, extractBundle } from './extract.js';
-export { HOST_PREFIX } from './files.js';
+export { readApp } from './app.js';
+export type { AppPackage } from './app.js';

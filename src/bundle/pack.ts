@@ -10,8 +10,9 @@ import zlib from 'node:zlib';
 
 import { Header, Pax } from 'tar';
 
+import { PlughostError, PlughostUsageError } from '../errors.js';
 import { readManifest } from '../manifest/load.js';
-import { packageRoot } from '../package-root.js';
+import { readApp } from './app.js';
 import { collectGroups, type BundleFile } from './files.js';
 import { sha256Hex } from '../util/sha256.js';
 
@@ -28,16 +29,18 @@ export interface PackOptions {
   /** The .tar.gz to write (replaced atomically). */
   readonly out: string;
   /**
-   * The plughost package to ship under host/: true (default) for the one
-   * running, a directory for another plughost package, false for none.
+   * Ship the app beside the manifest (its package.json, lockfile and what npm
+   * would pack of it), so that `npm ci --omit=dev --ignore-scripts` on the
+   * target installs the host. Default true; there is no app when the
+   * manifest's directory has no package.json.
    */
-  readonly hostFiles?: boolean | string;
-  /** Called once per group of files (the manifest, each plugin, the host) as it is collected. */
+  readonly app?: boolean;
+  /** Called once per group of files (the manifest, each plugin, the app) as it is collected. */
   readonly onGroup?: (group: PackedGroup) => void;
 }
 
 export interface PackedGroup {
-  /** "manifest", "native crc32", "dynamic textstats-ts", "host". */
+  /** "manifest", "native crc32", "dynamic textstats-ts", "app my-app". */
   readonly name: string;
   readonly files: number;
   readonly bytes: number;
@@ -63,21 +66,29 @@ export interface PackResult {
 /** Byte order, not locale order: the same on every machine. */
 const byPath = (a: BundleFile, b: BundleFile): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
-/** Packs the manifest in `manifestDir`, the files it names and (by default) the host package. */
+/** Packs the manifest in `manifestDir`, the files it pins and (by default) the app beside it. */
 export async function packBundle(options: PackOptions): Promise<PackResult> {
   const started = performance.now();
   const loaded = readManifest(options.manifestDir);
   const out = path.resolve(options.out);
+  if (fs.statSync(out, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'the bundle to write is a directory', {
+      file: out,
+      expected: 'a file name, e.g. app.tar.gz',
+      found: 'a directory',
+      hint: `Write it into that directory: --out ${path.join(options.out, 'app.tar.gz')}`,
+    });
+  }
   const partial = `${out}.partial-${process.pid}`;
-  const hostRoot = options.hostFiles === false ? null : typeof options.hostFiles === 'string' ? path.resolve(options.hostFiles) : packageRoot();
+  const app = options.app === false ? null : readApp(loaded.dir);
 
-  const groups = collectGroups(loaded, hostRoot, new Set([out, partial]));
+  const groups = await collectGroups(loaded, app, new Set([out, partial]));
   const reports = groups.map((g) => ({ name: g.name, files: g.files.length, bytes: g.files.reduce((n, f) => n + f.size, 0) }));
   for (const report of reports) options.onGroup?.(report);
   const files = groups.flatMap((g) => g.files).sort(byPath);
 
-  fs.mkdirSync(path.dirname(out), { recursive: true });
   try {
+    fs.mkdirSync(path.dirname(out), { recursive: true });
     await pipeline(Readable.from(tarBlocks(files)), zlib.createGzip({ level: 9 }), fs.createWriteStream(partial));
     const fd = fs.openSync(partial, 'r+');
     try {
@@ -88,6 +99,9 @@ export async function packBundle(options: PackOptions): Promise<PackResult> {
     fs.renameSync(partial, out);
   } catch (err) {
     fs.rmSync(partial, { force: true });
+    if (!(err instanceof PlughostError) && typeof (err as NodeJS.ErrnoException).code === 'string') {
+      throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', `cannot write the bundle: ${(err as Error).message}`, { file: out, cause: err });
+    }
     throw err;
   }
   const bytes = fs.readFileSync(out);

@@ -4,13 +4,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { execHelperPrebuild } from '../dynamic/exec-helper.js';
 import { PluginCompatibilityError, PluginFormatError, PluginIntegrityError, PlughostUsageError, type PlughostError } from '../errors.js';
 import { readManifest } from '../manifest/load.js';
-import { MANIFEST_FILE } from '../manifest/schema.js';
+import { MANIFEST_FILE, type Manifest, type NativeEntry, type PluginEntry } from '../manifest/schema.js';
 import { currentTarget, type Target } from '../manifest/target.js';
 import { verifyManifest, type VerifyRow } from '../manifest/verify-entry.js';
+import { appProblems, installedVersion, readApp, type AppPackage } from './app.js';
 import { extractBundle } from './extract.js';
-import { HOST_PREFIX } from './files.js';
 import { sha256Hex } from '../util/sha256.js';
 
 export interface VerifyDeployOptions {
@@ -20,6 +21,8 @@ export interface VerifyDeployOptions {
   readonly buildId?: string;
   /** The SHA-256 (hex) the bundle file must have; bundles only. */
   readonly sha256?: string;
+  /** Progress, one line per step (reading, extracting, each plugin). */
+  readonly onProgress?: (line: string) => void;
 }
 
 export interface DeployVerification {
@@ -31,7 +34,7 @@ export interface DeployVerification {
   readonly dir: string;
   /** The release's build ID, from the manifest. */
   readonly buildId: string;
-  /** One row per plugin, then one for the host package when the deploy holds one (host/). */
+  /** One row per plugin, then one for the app (the host) when the deploy holds its package.json. */
   readonly rows: VerifyRow[];
   readonly ok: boolean;
   /** Removes the extracted copy of a bundle; a no-op for a directory. */
@@ -46,6 +49,7 @@ export interface DeployVerification {
  */
 export async function verifyDeploy(location: string, options: VerifyDeployOptions = {}): Promise<DeployVerification> {
   const absolute = path.resolve(location);
+  const progress = options.onProgress ?? (() => {});
   let stat: fs.Stats;
   try {
     stat = fs.statSync(absolute);
@@ -67,6 +71,7 @@ export async function verifyDeploy(location: string, options: VerifyDeployOption
     dir = path.join(tmp, 'deploy');
     fs.mkdirSync(dir, { mode: 0o700 });
     copy = path.join(tmp, 'bundle.tar.gz');
+    progress(`reading ${path.basename(absolute)} (${(stat.size / 1024 / 1024).toFixed(1)} MiB)`);
     const bytes = fs.readFileSync(absolute);
     fs.writeFileSync(copy, bytes, { mode: 0o600 });
     if (options.sha256 !== undefined) {
@@ -83,7 +88,11 @@ export async function verifyDeploy(location: string, options: VerifyDeployOption
     }
   }
   try {
-    if (bundle) await extractBundle(copy, dir, absolute);
+    if (bundle) {
+      const t0 = performance.now();
+      const entries = await extractBundle(copy, dir, absolute);
+      progress(`extracted ${entries.length} file(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
     const { manifest } = readManifest(bundle ? dir : absolute);
     const target = options.target ?? currentTarget();
     const rows: VerifyRow[] = [];
@@ -100,9 +109,13 @@ export async function verifyDeploy(location: string, options: VerifyDeployOption
         }).message,
       });
     }
-    rows.push(...verifyManifest(manifest, dir, target));
-    const host = hostRow(dir, manifest.buildId);
-    if (host !== null) rows.push(host);
+    const app = readApp(dir);
+    // A plugin package not installed yet (a bundle, a deploy before npm ci) can only be checked against the lockfile.
+    const pending = (e: PluginEntry): e is NativeEntry => e.kind === 'native' && e.package !== undefined && installedVersion(dir, e.package) === null;
+    const checked: Manifest = { ...manifest, plugins: manifest.plugins.filter((e) => !pending(e)) };
+    const byName = new Map(verifyManifest(checked, dir, target, (name) => progress(`verifying ${name}`)).map((r) => [r.plugin, r]));
+    for (const entry of manifest.plugins) rows.push(pending(entry) ? lockedPackageRow(entry, app) : byName.get(entry.name)!);
+    rows.push(...appRows(dir, manifest, app));
     const shown = bundle ? rows.map((r) => ({ ...r, detail: r.detail.replaceAll(`${dir}${path.sep}`, '') })) : rows;
     return { location: absolute, bundle, dir, buildId: manifest.buildId, rows: shown, ok: shown.every((r) => r.ok), cleanup };
   } catch (err) {
@@ -111,51 +124,59 @@ export async function verifyDeploy(location: string, options: VerifyDeployOption
   }
 }
 
-const failed = (err: PlughostError): VerifyRow => ({ plugin: '(host)', kind: 'host', ok: false, code: err.code, detail: err.message });
-
-/** The host package shipped in the deploy (host/): present, plughost, and built for this release. */
-function hostRow(dir: string, buildId: string): VerifyRow | null {
-  const root = path.join(dir, HOST_PREFIX);
-  if (!fs.existsSync(root)) return null;
-  const pkgFile = path.join(root, 'package.json');
-  let pkg: { name?: unknown; version?: unknown };
-  try {
-    pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8'));
-  } catch (err) {
-    return failed(new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', 'the host package has no readable package.json', { file: pkgFile, cause: err }));
+/** The app in the deploy (package.json): installable with npm ci, and once installed, the host it runs. */
+function appRows(dir: string, manifest: Manifest, app: AppPackage | null): VerifyRow[] {
+  if (app === null) return [];
+  const problems = appProblems(app, manifest);
+  if (problems.length > 0) return problems.map((p) => ({ plugin: '(host)', kind: 'host', ok: false, code: p.code, detail: p.message }));
+  const lockName = path.basename(app.lockfile!);
+  const plughostDir = app.isPlughost ? dir : path.join(dir, 'node_modules', 'plughost');
+  const locked = app.isPlughost ? app.version : app.locked['node_modules/plughost']?.version;
+  const installed = app.isPlughost ? app.version : installedVersion(dir, 'plughost');
+  const what = `app ${app.name} ${app.version}`;
+  if (installed === null) {
+    return [ok(`${what}: plughost ${locked ?? app.dependencies.plughost} from ${lockName}; not installed yet (npm ci --omit=dev --ignore-scripts)`)];
   }
-  if (pkg.name !== 'plughost') {
-    return failed(new PluginFormatError('PLUGHOST_BAD_FORMAT', `${HOST_PREFIX}/ is not the plughost package`, { file: pkgFile, expected: '"plughost"', found: JSON.stringify(pkg.name) }));
-  }
-  const entry = path.join(root, 'dist', 'src', 'index.js');
-  if (!fs.existsSync(entry)) {
-    return failed(new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', 'the host package is not built', { file: entry, hint: 'Bundle a built plughost (npm run build)' }));
-  }
-  const infoFile = path.join(root, 'dist', 'build-info.json');
-  let hostBuild: string | undefined;
-  if (fs.existsSync(infoFile)) {
-    try {
-      hostBuild = String(JSON.parse(fs.readFileSync(infoFile, 'utf8')).buildId);
-    } catch (err) {
-      return failed(new PluginFormatError('PLUGHOST_BAD_FORMAT', 'the host\'s build-info.json is not readable', { file: infoFile, cause: err }));
-    }
-    if (hostBuild !== buildId) {
-      return failed(
-        new PluginCompatibilityError('PLUGHOST_BUILD_ID_MISMATCH', 'the host package is from another build than the plugins', {
-          file: infoFile,
-          expected: `"${buildId}" (manifest)`,
-          found: `"${hostBuild}" (host)`,
-          hint: 'Build the host and its plugins in lockstep (plughost build), then bundle again',
+  if (locked !== undefined && installed !== locked) {
+    return [
+      fail(
+        new PluginIntegrityError('PLUGHOST_DEPLOY_INCOMPLETE', `${what}: the installed plughost is not the one ${lockName} pins`, {
+          file: path.join(plughostDir, 'package.json'),
+          expected: `${locked} (${lockName})`,
+          found: `${installed} (installed)`,
+          hint: 'Install with npm ci, which installs exactly what the lockfile says',
         }),
-      );
-    }
+      ),
+    ];
   }
-  const version = typeof pkg.version === 'string' ? pkg.version : '?';
-  return {
-    plugin: '(host)',
-    kind: 'host',
-    ok: true,
-    code: null,
-    detail: `plughost ${version}, ${hostBuild === undefined ? 'no build-info.json (the manifest sets the build ID)' : `build ${hostBuild}`}`,
-  };
+  const helper = execHelperPrebuild(plughostDir);
+  if (!fs.existsSync(helper)) {
+    return [
+      fail(
+        new PluginFormatError('PLUGHOST_DEPLOY_INCOMPLETE', `${what}: plughost ${installed} has no plughost-exec for this machine: plugins would run without dying with the host or their limits`, {
+          file: helper,
+          hint: `Use a plughost release that ships it, or build it (cc -O2 -o plughost-exec ${path.join(plughostDir, 'native/exec/plughost-exec.c')}) and set PLUGHOST_EXEC_HELPER`,
+        }),
+      ),
+    ];
+  }
+  return [ok(`${what}: plughost ${installed} installed, plughost-exec ${path.relative(plughostDir, helper)}`)];
 }
+
+/** A plugin from an npm package in a deploy not installed yet: the lockfile must pin the version the manifest pins. */
+function lockedPackageRow(entry: NativeEntry, app: AppPackage | null): VerifyRow {
+  const row = { plugin: entry.name, kind: entry.kind };
+  const locked = app?.locked[`node_modules/${entry.package}`]?.version;
+  if (locked === entry.packageVersion) {
+    return { ...row, ok: true, code: null, detail: `npm ${entry.package}@${locked} in the lockfile; its prebuild is checked once installed (verify the deploy after npm ci)` };
+  }
+  const err = new PluginIntegrityError('PLUGHOST_DEPLOY_INCOMPLETE', `plugin "${entry.name}": the app's lockfile does not install ${entry.package}@${entry.packageVersion}`, {
+    expected: `${entry.package}@${entry.packageVersion} (manifest)`,
+    found: locked === undefined ? 'not in the lockfile' : `${entry.package}@${locked} (lockfile)`,
+    hint: `npm install --save ${entry.package}@${entry.packageVersion} in the app, or rebuild the manifest (plughost build)`,
+  });
+  return { ...row, ok: false, code: err.code, detail: err.message };
+}
+
+const ok = (detail: string): VerifyRow => ({ plugin: '(host)', kind: 'host', ok: true, code: null, detail });
+const fail = (err: PlughostError): VerifyRow => ({ plugin: '(host)', kind: 'host', ok: false, code: err.code, detail: err.message });

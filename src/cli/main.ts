@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // plughost's command line: thin wrappers over the library functions users call.
-import { Argument, Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
-import { benchCommand } from './commands/bench.js';
+import { benchAvailable, benchCommand } from './commands/bench.js';
 import { buildCommand } from './commands/build.js';
 import { bundleCommand } from './commands/bundle.js';
 import { callCommand } from './commands/call.js';
@@ -11,17 +11,29 @@ import { lsCommand } from './commands/ls.js';
 import { newCommand } from './commands/new.js';
 import { prebuildCommand } from './commands/prebuild.js';
 import { verifyCommand } from './commands/verify.js';
+import { reportUnexpected, versionLine } from './output.js';
+
+const positiveInteger = (value: string): string => {
+  if (!/^[1-9]\d{0,9}$/.test(value)) throw new InvalidArgumentError('expected a positive whole number of milliseconds');
+  return value;
+};
+const hex64 = (value: string): string => {
+  if (!/^[0-9a-fA-F]{64}$/.test(value)) throw new InvalidArgumentError('expected a SHA-256 as 64 hex digits');
+  return value;
+};
 
 const program = new Command('plughost')
   .description('Build, prebuild, inspect, verify, bundle, call, benchmark and scaffold plughost plugins')
+  .version(versionLine(), '-V, --version', 'print the plughost version, and this Node and machine')
   .exitOverride()
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .configureOutput({ writeErr: (text) => void process.stderr.write(text.startsWith('error:') ? `plughost: ${text}` : text) });
 
 program
   .command('build')
-  .description('build every native plugin listed in package.json "plughost.plugins" with one build ID')
-  .option('--build-id <id>', 'build ID to stamp (default: $PLUGHOST_BUILD_ID or <version>+g<commit>)')
-  .option('--dir <dir>', 'project directory', '.')
+  .description('build every plugin listed in package.json "plughost.plugins" with the app\'s build ID; write manifest.json')
+  .option('--build-id <id>', 'build ID to stamp (default: $PLUGHOST_BUILD_ID or <app version>+g<commit>)')
+  .option('--dir <dir>', 'the app (or plugin project)', '.')
   .action(buildCommand);
 
 program
@@ -31,7 +43,7 @@ program
       'prebuilds/<platform>-<arch>/<name>.napi.<libc>.node (prebuildify layout, node-gyp-build tags)',
   )
   .option('--dir <dir>', 'the plugin package', '.')
-  .option('--build-id <id>', "build ID to stamp (default: $PLUGHOST_BUILD_ID or this plughost's own)")
+  .option('--build-id <id>', "build ID to stamp (default: $PLUGHOST_BUILD_ID or the package's <version>+g<commit>)")
   .option('--json', 'print JSON')
   .action(prebuildCommand);
 
@@ -49,17 +61,18 @@ program
       '(a directory with manifest.json, or a .tar.gz bundle); exit 1 on any refusal',
   )
   .argument('<target>', 'a plugin file (.node), a deploy directory, a manifest.json, or a bundle (.tar.gz)')
-  .option('--build-id <id>', 'expected build ID (file: default the one this plughost was built with; deploy: checked against the manifest)')
-  .option('--sha256 <hex>', 'expected SHA-256 of the plugin file or of the bundle')
+  .option('--build-id <id>', "expected build ID (file: default the app's, as createHost() has it; deploy: checked against the manifest)")
+  .option('--any-build', 'file: an independently published plugin package (check everything but the build ID)')
+  .addOption(new Option('--sha256 <hex>', 'expected SHA-256 of the plugin file or of the bundle').argParser(hex64))
   .option('--json', 'print JSON')
   .action(verifyCommand);
 
 program
   .command('bundle')
-  .description('pack manifest.json, every plugin file it names and the plughost package into one reproducible .tar.gz')
+  .description("pack manifest.json, every plugin file it pins and the app (package.json, lockfile, its files) into one reproducible .tar.gz")
   .requiredOption('--out <file>', 'the bundle to write (.tar.gz)')
-  .option('--dir <dir>', 'directory holding manifest.json', '.')
-  .option('--no-host', 'leave the plughost package (host/) out')
+  .option('--dir <dir>', 'directory holding manifest.json (the app)', '.')
+  .option('--no-host', 'manifest and plugins only: leave the app (package.json, lockfile, its files) out')
   .option('--json', 'print JSON')
   .action(bundleCommand);
 
@@ -72,11 +85,12 @@ program
 
 program
   .command('new')
-  .description('create a plugin project that builds and passes its own test out of the box')
+  .description('create a plugin project that installs, builds and passes its own test out of the box')
   .addArgument(new Argument('<kind>', 'native (in-process) or dynamic (subprocess)').choices(['native', 'dynamic']))
   .argument('<name>', 'plugin name: [a-z][a-z0-9_-]*')
   .addOption(new Option('--lang <lang>', 'language (native: c, cpp; dynamic: ts, python); default c or ts').choices(['c', 'cpp', 'ts', 'python']))
   .option('--dir <dir>', 'project directory (default: ./<name>)')
+  .option('--plughost <spec>', "the project's plughost dependency: a version range, or a local plughost tarball (.tgz) or directory (default: your app's, else ^<this version>)")
   .action(newCommand);
 
 program
@@ -89,13 +103,14 @@ program
   .option('--file <file>', 'payload from a file')
   .option('--hex', 'print the result as hex')
   .option('--isolate', 'run a native plugin in a subprocess for this call')
-  .option('--timeout <ms>', 'call deadline in milliseconds')
+  .addOption(new Option('--timeout <ms>', 'call deadline in milliseconds').argParser(positiveInteger))
   .option('--json', 'print JSON')
   .action(callCommand);
 
+// The benchmarks measure plughost's own example plugins: they run from a checkout, not from an installed package.
 program
-  .command('bench')
-  .description('measure both paths on this machine and print the trade-off table (JSON in bench/results/)')
+  .command('bench', { hidden: !benchAvailable() })
+  .description('measure both paths on this machine and print the trade-off table (JSON in bench/results/); in a plughost checkout')
   .argument('[names...]', 'native, dynamic (default: both)')
   .option('--json', 'print JSON')
   .option('--quick', 'fewer rounds')
@@ -106,5 +121,5 @@ try {
 } catch (err) {
   // Usage errors exit 2, so scripts can tell them from a refused plugin (1).
   if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : 2;
-  else throw err;
+  else reportUnexpected(err);
 }

@@ -10,6 +10,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, PLUGHOST_COOKIE } from '../protocol/handshak
 import type { CallOptions, DynamicStream } from './call-channel.js';
 import { PluginInstance, type InstanceSpec, type MethodDescription } from './instance.js';
 import { describeExit, type ExitStatus } from './process.js';
+import { resolveProgram } from './program.js';
 import type { ResourceLimits } from './exec-helper.js';
 
 export interface RestartPolicy {
@@ -137,11 +138,13 @@ export class DynamicPlugin {
     this.#callTimeoutMs = options.callTimeoutMs;
     this.#beforeStart = options.beforeStart;
     this.#observer = options.observer;
+    // The same program rules as manifest entries: "node" is the host's Node, "python3" a Python with grpc.
+    const launch = resolveProgram(options.command, options.env);
     this.#spec = {
       name: options.name,
-      command: options.command,
+      command: launch.command,
       cwd: options.cwd,
-      env: options.env,
+      env: launch.env,
       inheritEnv: options.inheritEnv,
       envAllow: options.envAllow,
       limits: options.limits,
@@ -283,7 +286,8 @@ export class DynamicPlugin {
    */
   async reload(changes: { command?: readonly string[]; env?: Readonly<Record<string, string>>; drainTimeoutMs?: number } = {}): Promise<void> {
     this.#checkOpen();
-    const spec: InstanceSpec = { ...this.#spec, command: changes.command ?? this.#spec.command, env: changes.env ?? this.#spec.env };
+    const launch = changes.command === undefined ? undefined : resolveProgram(changes.command, changes.env ?? this.#spec.env);
+    const spec: InstanceSpec = { ...this.#spec, command: launch?.command ?? this.#spec.command, env: launch?.env ?? changes.env ?? this.#spec.env };
     const reloading = (async () => {
       const started = await Promise.allSettled(this.#slots.map(() => this.#startConfigured(spec)));
       const fresh = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));

@@ -2,17 +2,19 @@
 // plughost_plugin SDK in plugins-dynamic/python needs the `grpc` package).
 import { execFileSync } from 'node:child_process';
 
+import { PluginStartError } from '../errors.js';
+
 let cached: string | undefined;
 
-/** What the interpreter must import. The SDK itself needs only grpc (its protobuf codec is built in). */
-const PROBE = 'import sys, grpc, google.protobuf; sys.stdout.write(sys.executable)';
+/** What the interpreter must import: the SDK needs only grpc (its protobuf codec is built in). */
+const PROBE = 'import sys, grpc; sys.stdout.write(sys.executable)';
 
 /**
- * An interpreter that can import grpc and google.protobuf: $PLUGHOST_PYTHON,
+ * An interpreter that can import grpc: $PLUGHOST_PYTHON,
  * /usr/bin/python3, then python3 on PATH. Returns its absolute path
  * (sys.executable, so a pyenv-style shim is resolved once here instead of on
  * every plugin start). Throws an Error naming what was tried (and the Debian
- * packages to install) if none. Cached.
+ * packages to install) if none: PLUGHOST_SPAWN_FAILED. Cached.
  */
 export function pythonWithGrpc(): string {
   if (cached !== undefined) return cached;
@@ -33,11 +35,13 @@ export function pythonWithGrpc(): string {
       tried.push(`${candidate} (${reason(err)})`);
     }
   }
-  throw new Error(
-    `no Python interpreter with grpc and protobuf found; tried ${tried.join(', ')}. ` +
-      'Install the Debian packages python3-grpcio and python3-protobuf ' +
-      '(apt-get install python3-grpcio python3-protobuf), or set PLUGHOST_PYTHON to an interpreter that has them.',
-  );
+  throw new PluginStartError('PLUGHOST_SPAWN_FAILED', 'no Python interpreter with grpc found for a Python plugin', {
+    expected: 'a Python 3 that can import grpc',
+    found: `tried ${tried.join(', ')}`,
+    hint:
+      'Install the Debian package python3-grpcio (apt-get install python3-grpcio), ' +
+      'or set PLUGHOST_PYTHON to an interpreter that has grpc',
+  });
 }
 
 function reason(err: unknown): string {

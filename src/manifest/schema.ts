@@ -62,6 +62,8 @@ export const NativeEntrySchema = z
     /** Either `path`, or `package`: an installed npm package whose prebuild for this machine is the file. */
     path: relativePath.optional(),
     package: z.string().min(1).max(214).optional(),
+    /** With `package`: the installed package's version (its package.json), pinned. */
+    packageVersion: z.string().min(1).max(64).optional(),
     kind: z.literal('native'),
     buildId,
     platform: z.enum(['linux', 'darwin']),
@@ -77,7 +79,14 @@ export const NativeEntrySchema = z
   .refine((e) => (e.path === undefined) !== (e.package === undefined), {
     message: 'a native plugin names its file with exactly one of "path" or "package"',
     path: ['path'],
+  })
+  .refine((e) => (e.package === undefined) === (e.packageVersion === undefined), {
+    message: 'a plugin from an npm package pins its version: "package" and "packageVersion" go together',
+    path: ['packageVersion'],
   });
+
+/** Another file a dynamic plugin runs (a module it imports, its package.json), pinned like its entry. */
+const PinnedFileSchema = z.object({ path: relativePath, sha256 }).strict();
 
 export const DynamicEntrySchema = z
   .object({
@@ -90,6 +99,8 @@ export const DynamicEntrySchema = z
       .refine((argv) => argv.some((a) => a.includes('{path}')), 'must run the pinned file: include "{path}"'),
     /** go-plugin handshake cookie, for plugins not written with plughost's SDKs. */
     cookie: z.object({ key: z.string().min(1), value: z.string() }).strict().optional(),
+    /** Every other file the plugin needs, relative to the manifest, each pinned; bundled with it. */
+    files: z.array(PinnedFileSchema).optional(),
   })
   .strict();
 
@@ -109,7 +120,9 @@ export const ManifestSchema = z
     m.plugins.forEach((p, i) => {
       if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['plugins', i, 'name'], message: `duplicate plugin name "${p.name}"` });
       seen.add(p.name);
-      if (p.kind === 'native' && p.buildId !== m.buildId) {
+      // Plugins built with the release are in lockstep with it; an independently
+      // published package carries its own build ID, pinned here with its SHA-256.
+      if (p.kind === 'native' && p.package === undefined && p.buildId !== m.buildId) {
         ctx.addIssue({ code: 'custom', path: ['plugins', i, 'buildId'], message: `native plugin build ID "${p.buildId}" differs from the release's "${m.buildId}"` });
       }
     });
@@ -120,5 +133,6 @@ export type PluginEntry = z.infer<typeof PluginEntrySchema>;
 export type NativeEntry = z.infer<typeof NativeEntrySchema>;
 export type DynamicEntry = z.infer<typeof DynamicEntrySchema>;
 export type RunOptions = z.infer<typeof RunOptionsSchema>;
+export type PinnedFile = z.infer<typeof PinnedFileSchema>;
 
 export const MANIFEST_FILE = 'manifest.json';

@@ -8,7 +8,7 @@ import { PluginFormatError, PluginIntegrityError, PlughostError } from '../error
 import { formatApiVersion, type NativeDescriptor } from '../native/descriptor.js';
 import { verifyNative } from '../native/inspect.js';
 import { resolvePluginPackage } from '../prebuild/resolve.js';
-import type { Manifest, PluginEntry } from './schema.js';
+import type { DynamicEntry, Manifest, NativeEntry, PluginEntry } from './schema.js';
 import { currentTarget, describeTarget, type Target } from './target.js';
 import { sha256Hex } from '../util/sha256.js';
 
@@ -33,9 +33,31 @@ function containedFile(entry: PluginEntry, dir: string): string {
   // From an installed npm package: its prebuild for this machine, inside the package.
   if (entry.kind === 'native' && entry.package !== undefined) {
     const resolution = resolvePluginPackage(entry.package, { paths: [dir] });
+    if (resolution.packageDir !== null) checkPackageVersion(entry, resolution.packageDir);
     return checkContained(entry, resolution.file, resolution.packageDir ?? path.dirname(resolution.file));
   }
   return checkContained(entry, entryFile(entry, dir), dir);
+}
+
+/** The installed package is the version the manifest pinned (its prebuild's SHA-256 is checked next). */
+function checkPackageVersion(entry: NativeEntry, packageDir: string): void {
+  let version: unknown;
+  try {
+    version = JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8')).version;
+  } catch (err) {
+    throw new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', `plugin "${entry.name}": its package has no readable package.json`, {
+      file: path.join(packageDir, 'package.json'),
+      cause: err,
+    });
+  }
+  if (version !== entry.packageVersion) {
+    throw new PluginIntegrityError('PLUGHOST_MANIFEST_MISMATCH', `plugin "${entry.name}": packageVersion does not match the manifest`, {
+      file: path.join(packageDir, 'package.json'),
+      expected: `${entry.package}@${entry.packageVersion} (manifest)`,
+      found: `${entry.package}@${String(version)} (installed)`,
+      hint: 'Install the version the release pinned (npm ci installs what package-lock.json says), or rebuild the manifest (plughost build)',
+    });
+  }
 }
 
 function checkContained(entry: PluginEntry, file: string, dir: string): string {
@@ -82,7 +104,14 @@ export function verifyEntry(manifest: Manifest, entry: PluginEntry, dir: string,
         hint: 'Deploy the bundle built for this platform, arch and libc',
       });
     }
-    const checked = verifyNative(file, { buildId: manifest.buildId, sha256: entry.sha256 });
+    // Built with the release: its build ID. An independently published
+    // package: the build ID its prebuild was pinned with.
+    const fromPackage = entry.package !== undefined;
+    const checked = verifyNative(file, {
+      buildId: fromPackage ? entry.buildId : manifest.buildId,
+      buildIdOrigin: fromPackage ? `manifest pin of ${entry.package}@${entry.packageVersion}` : 'manifest',
+      sha256: entry.sha256,
+    });
     const d = checked.descriptor;
     const fields: Array<[string, string, string]> = [
       ['name', entry.name, d.name],
@@ -97,15 +126,30 @@ export function verifyEntry(manifest: Manifest, entry: PluginEntry, dir: string,
     return { plugin: entry.name, file, descriptor: d };
   }
 
+  checkPinnedFile(entry, file, entry.sha256, 'sha256');
+  for (const other of entry.files ?? []) {
+    const otherFile = checkContained(entry, path.resolve(dir, other.path), dir);
+    checkPinnedFile(entry, otherFile, other.sha256, `files: ${other.path}`);
+  }
+  return { plugin: entry.name, file, descriptor: null };
+}
+
+function checkPinnedFile(entry: DynamicEntry, file: string, pin: string, field: string): void {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
   } catch (err) {
-    throw new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', `plugin "${entry.name}": cannot read its entry file`, { file, cause: err });
+    throw new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', `plugin "${entry.name}": cannot read ${file}`, { file, cause: err });
   }
   const sha = sha256Hex(bytes);
-  if (sha !== entry.sha256) throw mismatch('sha256', entry.sha256, sha, 'The file changed after the manifest was written');
-  return { plugin: entry.name, file, descriptor: null };
+  if (sha !== pin) {
+    throw new PluginIntegrityError('PLUGHOST_MANIFEST_MISMATCH', `plugin "${entry.name}": ${field} does not match the manifest`, {
+      file,
+      expected: `${pin} (manifest)`,
+      found: `${sha} (file)`,
+      hint: 'The file changed after the manifest was written',
+    });
+  }
 }
 
 export interface VerifyRow {
@@ -117,13 +161,15 @@ export interface VerifyRow {
 }
 
 /** Every entry checked; failures are collected, not thrown. */
-export function verifyManifest(manifest: Manifest, dir: string, target: Target = currentTarget()): VerifyRow[] {
+export function verifyManifest(manifest: Manifest, dir: string, target: Target = currentTarget(), onEntry?: (name: string) => void): VerifyRow[] {
   return manifest.plugins.map((entry) => {
+    onEntry?.(entry.name);
     try {
       const check = verifyEntry(manifest, entry, dir, target);
       const detail = check.descriptor
-        ? `${check.descriptor.name} ${check.descriptor.version}, build ${check.descriptor.buildId}, sha256 ok`
-        : `entry ${entry.path ?? ''}, sha256 ok`;
+        ? `${check.descriptor.name} ${check.descriptor.version}, build ${check.descriptor.buildId}, sha256 ok` +
+          (entry.kind === 'native' && entry.package !== undefined ? `, from ${entry.package}@${entry.packageVersion}` : '')
+        : `entry ${entry.path ?? ''}${entry.kind === 'dynamic' && entry.files?.length ? ` (+${entry.files.length} file(s))` : ''}, sha256 ok`;
       return { plugin: entry.name, kind: entry.kind + (entry.kind === 'native' && entry.isolate ? ' (isolated)' : ''), ok: true, code: null, detail };
     } catch (err) {
       if (!(err instanceof PlughostError)) throw err;

@@ -17,8 +17,14 @@ import { currentPlatform, describePlatform, type TargetPlatform } from './platfo
 import { sha256Hex } from '../util/sha256.js';
 
 export interface Expectations {
-  /** The build ID every plugin of this release carries. */
-  readonly buildId: string;
+  /**
+   * The build ID every plugin of this release carries; null: any (an
+   * independently published plugin package, held to its plugin API and
+   * Node-API versions; pinned by SHA-256 in a manifest).
+   */
+  readonly buildId: string | null;
+  /** Who expects `buildId`, for the refusal's message (default "host"). */
+  readonly buildIdOrigin?: string;
   /** Optional SHA-256 pin (hex) of the whole file. */
   readonly sha256?: string | undefined;
   readonly apiVersion?: ApiVersion;
@@ -77,7 +83,7 @@ export function openPluginFile(file: string): OpenedFile {
 export function checkPluginBytes(bytes: Uint8Array, file: string, expect: Expectations): CheckedPlugin {
   const target = expect.target ?? currentPlatform();
   const hostApi = expect.apiVersion ?? HOST_API_VERSION;
-  if (typeof expect.buildId !== 'string' || expect.buildId === '') {
+  if (expect.buildId !== null && (typeof expect.buildId !== 'string' || expect.buildId === '')) {
     throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'an expected build ID is required to verify a plugin', {
       file,
     });
@@ -110,12 +116,15 @@ export function checkPluginBytes(bytes: Uint8Array, file: string, expect: Expect
     });
   }
 
-  if (descriptor.buildId !== expect.buildId) {
+  if (expect.buildId !== null && descriptor.buildId !== expect.buildId) {
     throw new PluginCompatibilityError('PLUGHOST_BUILD_ID_MISMATCH', `${plugin} is from another build`, {
       file,
-      expected: `"${expect.buildId}" (host)`,
+      expected: `"${expect.buildId}" (${expect.buildIdOrigin ?? 'host'})`,
       found: `"${descriptor.buildId}" (plugin)`,
-      hint: `Host and plugins are built in lockstep: rebuild the plugin with PLUGHOST_BUILD_ID=${expect.buildId}, or deploy the host it was built with`,
+      hint:
+        `Plugins built with an app are in lockstep with it: rebuild the plugin with the app (plughost build), ` +
+        `or with PLUGHOST_BUILD_ID=${expect.buildId}; a plugin published as its own npm package loads by package ` +
+        '(loadPluginPackage, or "package" in the manifest)',
     });
   }
 

@@ -20,7 +20,9 @@ export interface LoadPluginPackageOptions extends ResolvePluginPackageOptions, L
 
 /**
  * Resolves the prebuild of an installed plugin package and loads it through
- * `host.loadNative` (every pre-load check, the optional SHA-256 pin).
+ * `host.loadNative`: every pre-load check but the build ID (a package is its
+ * own release; its plugin API and Node-API versions are checked), and the
+ * optional SHA-256 pin.
  * `plugin.file` and `resolution` say which file was loaded and why.
  */
 export function loadPluginPackage<M extends MethodTable = MethodTable>(
@@ -29,6 +31,6 @@ export function loadPluginPackage<M extends MethodTable = MethodTable>(
   options: LoadPluginPackageOptions = {},
 ): { plugin: NativePlugin<M>; resolution: PrebuildResolution } {
   const resolution = resolvePluginPackage(packageName, { paths: options.paths, env: options.env });
-  const plugin = host.loadNative<M>(resolution.file, options.sha256 === undefined ? {} : { sha256: options.sha256 });
+  const plugin = host.loadNative<M>(resolution.file, { buildId: null, ...(options.sha256 === undefined ? {} : { sha256: options.sha256 }) });
   return { plugin, resolution };
 }

@@ -2,11 +2,12 @@
 // it out inside the package as prebuilds/<platform>-<arch>/<name>.<tags>.node
 // (prebuildify's layout), so the package installs and loads with no compiler.
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 
-import { hostBuildId, isValidBuildId } from '../build/build-id.js';
-import { buildPlugins, type Builder } from '../build/build-plugins.js';
+import { checkBuildId, resolveBuildId } from '../build/build-id.js';
+import { buildPlugins } from '../build/build-plugins.js';
+import { readBuildSpecs, type Builder } from '../build/specs.js';
+import { resolveBuildTool } from '../build/tools.js';
 import { findNodeHeaders } from '../build/node-headers.js';
 import { runTool } from '../build/run-tool.js';
 import { BuildError, PlughostUsageError } from '../errors.js';
@@ -18,7 +19,11 @@ import { currentFacts, prebuildDirName, prebuildFileName } from './tags.js';
 export interface PrebuildOptions {
   /** The plugin package (a directory with package.json). */
   readonly packageDir: string;
-  /** Default: $PLUGHOST_BUILD_ID, else the build ID of this plughost (what its host expects by default). */
+  /**
+   * Default: $PLUGHOST_BUILD_ID, else the package's own (`<version>+g<commit>`):
+   * a plugin package is its own release, and loads in any host of its plugin
+   * API major (docs/prebuilds.md).
+   */
   readonly buildId?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly log?: (line: string) => void;
@@ -46,28 +51,20 @@ export interface PrebuildResult {
   readonly ms: number;
 }
 
-const require = createRequire(import.meta.url);
-
 export async function prebuildPackage(options: PrebuildOptions): Promise<PrebuildResult> {
   const started = performance.now();
   const env = options.env ?? process.env;
   const log = options.log ?? (() => {});
   const packageDir = path.resolve(options.packageDir);
   const pkg = readPackage(packageDir);
-  const buildId = options.buildId ?? (env.PLUGHOST_BUILD_ID || hostBuildId());
-  if (!isValidBuildId(buildId)) {
-    throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'invalid build ID', {
-      expected: '1-63 characters from [A-Za-z0-9._+-]',
-      found: JSON.stringify(buildId),
-    });
-  }
+  const buildId = checkBuildId(options.buildId ?? resolveBuildId(env, packageDir));
   const facts = currentFacts();
   const tuple: PrebuildTuple = { platform: facts.platform, arch: facts.arch, libc: facts.libc, napi: facts.napi };
   // Check the name before spending a build on it.
   const name = prebuildFileName(pkg.name, facts);
   log(`prebuilding ${pkg.name} ${pkg.version} for ${describeTuple(tuple)}, build ${buildId}`);
 
-  const built = pkg.plugins !== undefined ? await buildListed(packageDir, pkg.plugins, buildId, env, log) : await buildWithNodeGyp(packageDir, buildId, env, log);
+  const built = pkg.plugins !== undefined ? await buildListed(packageDir, buildId, env, log) : await buildWithNodeGyp(packageDir, buildId, env, log);
   // Every pre-load check the host will run, before the file goes anywhere.
   const verified = verifyNative(built.file, { buildId });
   const size = fs.statSync(built.file).size;
@@ -135,12 +132,11 @@ interface Built {
 /** The package lists its plugin in "plughost.plugins": plughost build's own builder (one native plugin per package). */
 async function buildListed(
   packageDir: string,
-  plugins: unknown[],
   buildId: string,
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
 ): Promise<Built> {
-  const native = plugins.filter((p) => (p as { kind?: unknown })?.kind !== 'dynamic');
+  const native = readBuildSpecs(packageDir).filter((p) => p.kind === 'native');
   if (native.length !== 1) {
     throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', 'a plugin package ships exactly one native plugin', {
       file: path.join(packageDir, 'package.json'),
@@ -149,7 +145,7 @@ async function buildListed(
       hint: 'Publish each native plugin as its own package: prebuilds are named after the package',
     });
   }
-  const result = await buildPlugins({ projectDir: packageDir, buildId, env, log });
+  const result = await buildPlugins({ projectDir: packageDir, buildId, env, log, specs: native });
   const plugin = result.plugins[0];
   if (plugin === undefined) throw new BuildError('PLUGHOST_BUILD_FAILED', 'the build produced no native plugin', { file: packageDir });
   return { file: plugin.file, builder: plugin.builder, ms: result.ms };
@@ -171,7 +167,7 @@ async function buildWithNodeGyp(packageDir: string, buildId: string, env: NodeJS
       hint: 'Install your distribution\'s Node development headers or set npm_config_nodedir',
     });
   }
-  const args = [require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', '--jobs=max'];
+  const args = [resolveBuildTool('node-gyp', [packageDir], path.basename(packageDir)), 'rebuild', '--jobs=max'];
   if (headers.nodedir !== null) args.push(`--nodedir=${headers.nodedir}`);
   log('[1/1] node-gyp in . (no "plughost.plugins"; binding.gyp) ...');
   const run = await runTool('node-gyp', args, { cwd: packageDir, env: { ...env, PLUGHOST_BUILD_ID: buildId } });

@@ -13,7 +13,7 @@ import type { NativePlugin } from '../native/plugin.js';
 import { fromDynamic, fromNative, type Plugin } from './plugin.js';
 
 export interface RegistryLoaders {
-  loadNative(file: string, options: { sha256: string }): NativePlugin;
+  loadNative(file: string, options: { sha256: string; buildId?: string }): NativePlugin;
   /** Starts a subprocess plugin without recording its load (the registry records the outcome). */
   loadDynamic(options: DynamicPluginOptions, kind: 'native' | 'dynamic'): Promise<DynamicPlugin>;
   /** Stops a started plugin the registry refused, and forgets it. */
@@ -104,7 +104,8 @@ export class Registry {
     }
     if (entry.kind === 'native' && !isolate) {
       // Records its own outcome (the host's native load events).
-      const native = this.#loaders.loadNative(file, { sha256: entry.sha256 });
+      // A plugin package is its own release: the build ID it was pinned with.
+      const native = this.#loaders.loadNative(file, { sha256: entry.sha256, ...(entry.package === undefined ? {} : { buildId: entry.buildId }) });
       const plugin = fromNative(native, this.#loaders.instrument?.(native));
       checkMethods(entry, plugin.methods, file);
       return plugin;

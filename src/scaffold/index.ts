@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { PlughostUsageError } from '../errors.js';
+import { findProjectRoot } from '../build/build-id.js';
 import { packageRoot } from '../package-root.js';
 import type { ProjectFiles, TemplateContext } from './templates/common.js';
 import { dynamicPython } from './templates/dynamic-python.js';
@@ -27,8 +28,20 @@ export interface ScaffoldOptions {
    * node_modules/plughost/native/plughost.gypi, where npm installs it.
    */
   readonly gypi?: string;
-  /** The plughost version range for package.json (default: ^ this plughost's version). */
-  readonly plughostRange?: string;
+  /**
+   * The project's plughost dependency: a version range or tag ("^0.1.0"), or
+   * a local plughost tarball (.tgz) or directory, written as a `file:` path
+   * relative to the project. Default: the plughost dependency of the app the
+   * project is created in, else `^<this plughost's version>` (the registry).
+   */
+  readonly plughost?: string;
+}
+
+export interface PlughostDependency {
+  /** As written into package.json. */
+  readonly spec: string;
+  /** Where it comes from, in words. */
+  readonly source: string;
 }
 
 export interface ScaffoldResult {
@@ -40,6 +53,9 @@ export interface ScaffoldResult {
   readonly files: readonly string[];
   /** What to run next, from the project's parent directory. */
   readonly next: readonly string[];
+  readonly plughost: PlughostDependency;
+  /** The entry for the app's package.json "plughost.plugins" that builds this project with the app. */
+  readonly appEntry: { readonly project: string };
 }
 
 export const LANGS: Readonly<Record<ScaffoldKind, readonly ScaffoldLang[]>> = {
@@ -77,8 +93,15 @@ export function scaffold(options: ScaffoldOptions): ScaffoldResult {
     });
   }
   const gypi = options.gypi === undefined ? 'node_modules/plughost/native/plughost.gypi' : path.isAbsolute(options.gypi) ? path.relative(dir, options.gypi) : options.gypi;
-  const version = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version as string;
-  const ctx: TemplateContext = { name, plughostRange: options.plughostRange ?? `^${version}`, gypi: gypi.split(path.sep).join('/') };
+  const own = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string; peerDependencies?: Record<string, string> };
+  const plughost = plughostDependency(options.plughost, dir, own.version);
+  const ctx: TemplateContext = {
+    name,
+    plughostRange: plughost.spec,
+    plughostSource: plughost.source,
+    toolRanges: { 'node-gyp': own.peerDependencies?.['node-gyp'] ?? '*', 'cmake-js': own.peerDependencies?.['cmake-js'] ?? '*' },
+    gypi: gypi.split(path.sep).join('/'),
+  };
 
   const files = TEMPLATES[lang](ctx);
   for (const [rel, text] of Object.entries(files)) {
@@ -88,5 +111,66 @@ export function scaffold(options: ScaffoldOptions): ScaffoldResult {
   }
   const cd = `cd ${path.relative(process.cwd(), dir) || '.'}`;
   const next = kind === 'native' || lang === 'ts' ? [cd, 'npm install', 'npm run build', 'npm test'] : [cd, 'npm install', 'npm test'];
-  return { dir, kind, lang, name, files: Object.keys(files).sort(), next };
+  const app = findProjectRoot(path.dirname(dir));
+  return {
+    dir,
+    kind,
+    lang,
+    name,
+    files: Object.keys(files).sort(),
+    next,
+    plughost,
+    appEntry: { project: (app === null ? path.basename(dir) : path.relative(app, dir)).split(path.sep).join('/') },
+  };
+}
+
+/** The dependency the project gets: what was asked for, else what its app uses, else this version from the registry. */
+function plughostDependency(requested: string | undefined, dir: string, version: string): PlughostDependency {
+  if (requested !== undefined) return fromRequest(requested, dir, 'as asked');
+  const app = findProjectRoot(path.dirname(dir));
+  if (app !== null) {
+    const pkg = JSON.parse(fs.readFileSync(path.join(app, 'package.json'), 'utf8')) as {
+      name?: string;
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
+    if (pkg.name === 'plughost') return local(app, dir, 'the plughost checkout it was created in');
+    const spec = pkg.dependencies?.plughost ?? pkg.devDependencies?.plughost;
+    if (spec !== undefined) {
+      const file = spec.startsWith('file:') ? spec.slice('file:'.length) : null;
+      return file === null ? { spec, source: `the npm registry (${spec}, as the app in ${app} has it)` } : local(path.resolve(app, file), dir, `the app in ${app}`);
+    }
+  }
+  return { spec: `^${version}`, source: `the npm registry (^${version})` };
+}
+
+function fromRequest(requested: string, dir: string, why: string): PlughostDependency {
+  const looksLocal = /^(\.{0,2}\/|file:)|\.(tgz|tar\.gz)$/.test(requested) || fs.existsSync(requested);
+  if (!looksLocal) return { spec: requested, source: `the npm registry (${requested})` };
+  const target = path.resolve(requested.startsWith('file:') ? requested.slice('file:'.length) : requested);
+  const stat = fs.statSync(target, { throwIfNoEntry: false });
+  const isPlughost = stat?.isDirectory() === true && readName(path.join(target, 'package.json')) === 'plughost';
+  if (stat === undefined || (!stat.isFile() && !isPlughost)) {
+    throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', '--plughost names no plughost tarball or directory', {
+      file: target,
+      expected: 'a plughost-<version>.tgz made by npm pack, a plughost directory, or a version range',
+      found: stat === undefined ? 'nothing there' : 'a directory without plughost\'s package.json',
+    });
+  }
+  return local(target, dir, why);
+}
+
+function local(target: string, dir: string, why: string): PlughostDependency {
+  const rel = path.relative(dir, target).split(path.sep).join('/');
+  const stat = fs.statSync(target, { throwIfNoEntry: false });
+  const kind = stat === undefined ? 'path (missing!)' : stat.isDirectory() ? 'directory' : 'tarball';
+  return { spec: `file:${rel}`, source: `the local plughost ${kind} ${target} (${why})` };
+}
+
+function readName(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')).name;
+  } catch {
+    return undefined;
+  }
 }

@@ -66,13 +66,14 @@ describe('plughost build', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('[1/2] node-gyp in .: gyp_hello');
     expect(r.stdout).toContain('[2/2] cmake-js in cm: cmake_hello');
-    expect(r.stdout).toMatch(/build cli-build-7: 2 plugin\(s\) in [\d.]+ (ms|s); wrote dist\/build-info.json/);
+    expect(r.stdout).toMatch(/build cli-build-7: 2 plugin\(s\) in [\d.]+ (ms|s); wrote manifest.json/);
 
-    const info = JSON.parse(fs.readFileSync(path.join(project, 'dist/build-info.json'), 'utf8'));
+    const info = JSON.parse(fs.readFileSync(path.join(project, 'manifest.json'), 'utf8'));
     expect(info.buildId).toBe('cli-build-7');
     const host = createHost({ buildId: 'cli-build-7' });
-    for (const plugin of info.plugins as Array<{ name: string; file: string }>) {
-      const file = path.join(project, plugin.file);
+    expect(info.plugins).toHaveLength(2);
+    for (const plugin of info.plugins as Array<{ name: string; path: string }>) {
+      const file = path.join(project, plugin.path);
       expect(inspectNative(file).descriptor?.buildId).toBe('cli-build-7');
       const loaded = host.loadNative<{ hello: () => string }>(file);
       expect(loaded.methods.hello()).toBe(`hello from ${plugin.name}`);
@@ -81,7 +82,7 @@ describe('plughost build', () => {
 
   it('refuses an invalid build ID', () => {
     const r = spawnSync(process.execPath, [cli, 'build', '--dir', project, '--build-id', 'bad id'], { encoding: 'utf8' });
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toContain('PLUGHOST_INVALID_ARGUMENT');
   });
 });

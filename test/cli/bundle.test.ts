@@ -101,8 +101,6 @@ beforeAll(() => {
   const textstats = nativeEntry('textstats', ['stats', 'statsBytes', 'fail']);
   buildId = String(crc32.buildId);
   expect(textstats.buildId, 'the example plugins come from one build').toBe(buildId);
-  const hostInfo = JSON.parse(fs.readFileSync(path.join(root, 'dist/build-info.json'), 'utf8'));
-  expect(hostInfo.buildId, 'dist/build-info.json and the example plugins come from one build (npm run build)').toBe(buildId);
   const manifest = {
     schemaVersion: 1,
     buildId,
@@ -117,6 +115,11 @@ beforeAll(() => {
         sha256: sha256(path.join(deploy, 'textstats-ts/textstats.js')),
         methods: ['echo', 'statsBytes', 'upper'],
         command: ['node', '{path}'],
+        // The module it imports, pinned and bundled with it.
+        files: [
+          { path: 'textstats-ts/stats.js', sha256: sha256(path.join(deploy, 'textstats-ts/stats.js')) },
+          { path: LONG_FILE, sha256: sha256(path.join(deploy, LONG_FILE)) },
+        ],
       },
     ],
   };
@@ -126,12 +129,12 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('plughost bundle', () => {
-  it('packs the manifest, the plugins and the host reproducibly', () => {
+  it('packs the manifest and every pinned plugin file reproducibly (no package.json: no app)', () => {
     const first = run('bundle', '--out', 'one.tar.gz', '--dir', 'deploy');
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/native crc32\s+1 file/);
-    expect(first.stdout).toMatch(/dynamic textstats-ts\s+\d+ file/);
-    expect(first.stdout).toMatch(/host\s+\d+ file/);
+    expect(first.stdout).toMatch(/dynamic textstats-ts\s+3 file/);
+    expect(first.stdout).not.toMatch(/^\s+app /m);
     expect(first.stdout).toMatch(/^sha256 [0-9a-f]{64}$/m);
     expect(first.stdout).toMatch(/bundled in [\d.]+ (µs|ms|s)/);
 
@@ -160,22 +163,8 @@ describe('plughost bundle', () => {
     });
     const paths = entries.map((e) => e.path);
     expect(paths).toEqual([...paths].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
-    expect(paths).toEqual(
-      expect.arrayContaining([
-        'manifest.json',
-        'plugins/crc32.node',
-        'plugins/textstats.node',
-        'textstats-ts/textstats.js',
-        'textstats-ts/stats.js', // the dynamic plugin's whole directory
-        LONG_FILE,
-        'host/package.json',
-        'host/package-lock.json',
-        'host/dist/build-info.json',
-        'host/dist/src/index.js',
-        'host/native/include/plughost.h',
-        'host/proto/plughost/v1/plugin.proto',
-      ]),
-    );
+    // What the manifest pins, nothing else: not the plugin's other files (.d.ts, maps) nor stray ones.
+    expect(paths).toEqual(['manifest.json', 'plugins/crc32.node', 'plugins/textstats.node', LONG_FILE, 'textstats-ts/stats.js', 'textstats-ts/textstats.js']);
     for (const e of entries) {
       expect(e.type).toBe('File');
       expect([0o644, 0o755]).toContain(e.mode);
@@ -206,43 +195,38 @@ describe('plughost bundle', () => {
 });
 
 describe('plughost verify DIR|BUNDLE', () => {
-  it('passes the bundle: every plugin and the host', () => {
+  it('passes the bundle: every plugin and every file it pins', () => {
     const r = run('verify', 'one.tar.gz');
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^textstats\s+native\s+ok/m);
     expect(r.stdout).toMatch(/^plugin\s+kind\s+ok\s+detail$/m);
     expect(r.stdout).toMatch(/^crc32\s+native\s+ok\s+crc32 1\.0\.0, build/m);
-    expect(r.stdout).toMatch(/^textstats-ts\s+dynamic\s+ok\s+entry textstats-ts\/textstats\.js, sha256 ok$/m);
-    expect(r.stdout).toMatch(/^\(host\)\s+host\s+ok\s+plughost/m);
-    expect(r.stdout).toMatch(/^ok: bundle one\.tar\.gz .* passes every check: 4 row\(s\) in/m);
+    expect(r.stdout).toMatch(/^textstats-ts\s+dynamic\s+ok\s+entry textstats-ts\/textstats\.js \(\+2 file\(s\)\), sha256 ok$/m);
+    expect(r.stdout).toMatch(/^ok: bundle one\.tar\.gz .* passes every check: 3 row\(s\) in/m);
+    // Long work says what it does, on stderr (stdout stays the table).
+    expect(r.stderr).toMatch(/reading one\.tar\.gz \([\d.]+ MiB\)/);
+    expect(r.stderr).toMatch(/extracted 6 file\(s\) in [\d.]+ s/);
+    expect(r.stderr).toMatch(/verifying textstats-ts/);
 
     const json = run('verify', 'one.tar.gz', '--json', '--build-id', buildId);
     expect(json.status).toBe(0);
+    expect(json.stderr).toBe('');
     const out = JSON.parse(json.stdout);
     expect(out).toMatchObject({ ok: true, bundle: true, buildId });
     expect(out.rows.map((row: { plugin: string; ok: boolean }) => [row.plugin, row.ok])).toEqual([
       ['crc32', true],
       ['textstats', true],
       ['textstats-ts', true],
-      ['(host)', true],
     ]);
   });
 
-  it('unpacks into a deploy the bundled host loads plugins from', async () => {
-    const release = path.join(tmp, 'release');
-    fs.mkdirSync(release);
-    await tar.x({ file: path.join(tmp, 'one.tar.gz'), cwd: release });
-    // Stands in for `npm ci --omit=dev --ignore-scripts` in host/.
-    fs.symlinkSync(path.join(root, 'node_modules'), path.join(release, 'host/node_modules'), 'dir');
-    const script = `
-      const { createHost, silentLogger } = await import(${JSON.stringify(path.join(release, 'host/dist/src/index.js'))});
-      const host = createHost({ manifest: ${JSON.stringify(path.join(release, 'manifest.json'))}, logger: silentLogger });
-      const crc = await host.load('crc32');
-      process.stdout.write(JSON.stringify({ buildId: host.buildId, crc: crc.native.methods.crc32(Buffer.from('hello')) }));
-      await host.close();`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: release, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ buildId, crc: 0x3610a686 });
+  it('fails a deploy whose pinned neighbour file changed', () => {
+    const dir = copyDeploy('neighbour');
+    fs.appendFileSync(path.join(dir, 'textstats-ts/stats.js'), '\n// changed\n');
+    const r = run('verify', 'neighbour');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^textstats-ts\s+dynamic\s+FAIL\s+PLUGHOST_MANIFEST_MISMATCH: .*files: textstats-ts\/stats\.js does not match/m);
+    expect(run('bundle', '--out', 'neighbour.tar.gz', '--dir', 'neighbour').status).toBe(1);
   });
 
   it('passes the deploy directory and pins the bundle by SHA-256', () => {
@@ -268,7 +252,7 @@ describe('plughost verify DIR|BUNDLE', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/^crc32\s+native\s+ok/m);
     expect(r.stdout).toMatch(/^textstats\s+native\s+FAIL\s+PLUGHOST_CHECKSUM_MISMATCH: plugins\/textstats\.node: /m);
-    expect(r.stdout).toMatch(/^FAILED: bundle tampered\.tar\.gz .*: 1 of 4 row\(s\) failed/m);
+    expect(r.stdout).toMatch(/^FAILED: bundle tampered\.tar\.gz .*: 1 of 3 row\(s\) failed/m);
 
     const json = JSON.parse(run('verify', 'tampered.tar.gz', '--json').stdout);
     expect(json.ok).toBe(false);
@@ -302,18 +286,10 @@ describe('plughost verify DIR|BUNDLE', () => {
     expect(JSON.parse(b.stdout).rows[0]).toMatchObject({ plugin: 'crc32', ok: false, code: 'PLUGHOST_WRONG_TARGET' });
   });
 
-  it('fails a deploy of another release and a host from another build', async () => {
+  it('fails a deploy of another release', () => {
     const r = run('verify', 'deploy', '--build-id', 'release-9');
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/^\(release\)\s+manifest\s+FAIL\s+PLUGHOST_BUILD_ID_MISMATCH/m);
-
-    const unpacked = path.join(tmp, 'other-host');
-    fs.mkdirSync(unpacked);
-    await tar.x({ file: path.join(tmp, 'one.tar.gz'), cwd: unpacked });
-    fs.writeFileSync(path.join(unpacked, 'host/dist/build-info.json'), JSON.stringify({ buildId: 'another-build' }));
-    const h = run('verify', 'other-host');
-    expect(h.status).toBe(1);
-    expect(h.stdout).toMatch(/^\(host\)\s+host\s+FAIL\s+PLUGHOST_BUILD_ID_MISMATCH: .*"another-build" \(host\)/m);
   });
 
   it('refuses bundles with entries that escape: "..", absolute paths, links outside', async () => {
@@ -355,6 +331,129 @@ describe('plughost verify DIR|BUNDLE', () => {
     const empty = run('verify', 'empty-dir');
     expect(empty.status).toBe(1);
     expect(empty.stderr).toContain('PLUGHOST_MANIFEST_INVALID');
+  });
+});
+
+describe('an app deploy: package.json, lockfile and the app\'s files travel with its plugins', () => {
+  let appDir: string;
+  let release: string;
+  const plughostVersion = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version as string;
+
+  function writeApp(dir: string, pkg: Record<string, unknown>, locked: Record<string, unknown> | null): void {
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
+    fs.rmSync(path.join(dir, 'package-lock.json'), { force: true });
+    if (locked === null) return;
+    const lock = {
+      name: pkg.name,
+      version: pkg.version,
+      lockfileVersion: 3,
+      requires: true,
+      packages: { '': { name: pkg.name, version: pkg.version, dependencies: pkg.dependencies }, ...locked },
+    };
+    fs.writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify(lock, null, 2));
+  }
+  const appPackage = { name: 'bundle-app', version: '1.2.3', type: 'module', files: ['app.mjs'], dependencies: { plughost: `^${plughostVersion}` } };
+  const locked = { 'node_modules/plughost': { version: plughostVersion } };
+
+  beforeAll(() => {
+    appDir = path.join(tmp, 'app');
+    fs.mkdirSync(path.join(appDir, 'plugins'), { recursive: true });
+    fs.copyFileSync(sources.crc32, path.join(appDir, 'plugins/crc32.node'));
+    // A script plugin importing the SDK by name, as docs/deploying.md says it should.
+    fs.mkdirSync(path.join(appDir, 'greeter'));
+    fs.writeFileSync(
+      path.join(appDir, 'greeter/greeter.mjs'),
+      "import { serve } from 'plughost/sdk';\nawait serve({ name: 'greeter', version: '1.0.0', methods: { greet: (p) => Buffer.concat([Buffer.from('hello '), p]) } });\n",
+    );
+    // The app: createHost() with no options finds its manifest.json and its build ID.
+    fs.writeFileSync(
+      path.join(appDir, 'app.mjs'),
+      `import { createHost, silentLogger } from 'plughost';
+const host = createHost({ logger: silentLogger });
+const crc = await host.load('crc32');
+const greeter = await host.load('greeter');
+const greeting = Buffer.from(await greeter.call('greet', Buffer.from('deploy'))).toString();
+console.log(JSON.stringify({ buildId: host.buildId, crc: crc.native.methods.crc32(Buffer.from('hello')), greeting }));
+await host.close();
+`,
+    );
+    fs.writeFileSync(path.join(appDir, 'notes.txt'), 'not in "files": stays home\n');
+    writeApp(appDir, appPackage, locked);
+    const greeterFile = path.join(appDir, 'greeter/greeter.mjs');
+    const manifest = {
+      schemaVersion: 1,
+      buildId,
+      plugins: [
+        { ...nativeEntry('crc32', ['crc32', 'crc32Batch']), sha256: sha256(sources.crc32) },
+        { name: 'greeter', kind: 'dynamic', version: '1.0.0', path: 'greeter/greeter.mjs', sha256: sha256(greeterFile), methods: ['greet'], command: ['node', '{path}'] },
+      ],
+    };
+    fs.writeFileSync(path.join(appDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  });
+
+  it('bundles package.json, the lockfile and what npm would pack of the app, beside the plugins', async () => {
+    const r = run('bundle', '--out', 'app.tar.gz', '--dir', 'app');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/app bundle-app\s+3 file/);
+    const paths: string[] = [];
+    await tar.t({ file: path.join(tmp, 'app.tar.gz'), onReadEntry: (e) => paths.push(e.path) });
+    expect(paths).toEqual(['app.mjs', 'greeter/greeter.mjs', 'manifest.json', 'package-lock.json', 'package.json', 'plugins/crc32.node']);
+  });
+
+  it('verifies before npm ci, then installed: plughost at the locked version with its exec helper, and the app runs', async () => {
+    const before = run('verify', 'app.tar.gz');
+    expect(before.status, before.stdout + before.stderr).toBe(0);
+    expect(before.stdout).toMatch(/^\(host\)\s+host\s+ok\s+app bundle-app 1\.2\.3: plughost .* from package-lock\.json; not installed yet/m);
+
+    release = path.join(tmp, 'app-release');
+    fs.mkdirSync(release);
+    await tar.x({ file: path.join(tmp, 'app.tar.gz'), cwd: release });
+    // Stands in for `npm ci --omit=dev --ignore-scripts` (the journey test runs the real one against a registry).
+    fs.mkdirSync(path.join(release, 'node_modules'));
+    fs.symlinkSync(root, path.join(release, 'node_modules/plughost'), 'dir');
+    const after = run('verify', 'app-release');
+    expect(after.status, after.stdout + after.stderr).toBe(0);
+    expect(after.stdout).toMatch(new RegExp(`^\\(host\\)\\s+host\\s+ok\\s+app bundle-app 1\\.2\\.3: plughost ${plughostVersion} installed, plughost-exec prebuilds/`, 'm'));
+
+    const app = spawnSync(process.execPath, ['app.mjs'], { cwd: release, encoding: 'utf8', timeout: 60_000 });
+    expect(app.status, app.stderr).toBe(0);
+    expect(JSON.parse(app.stdout)).toEqual({ buildId, crc: 0x3610a686, greeting: 'hello deploy' });
+  });
+
+  it('fails an installed plughost that is not the one the lockfile pins', () => {
+    const lock = JSON.parse(fs.readFileSync(path.join(release, 'package-lock.json'), 'utf8'));
+    lock.packages['node_modules/plughost'].version = '9.9.9';
+    fs.writeFileSync(path.join(release, 'package-lock.json'), JSON.stringify(lock));
+    const r = run('verify', 'app-release');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`^\\(host\\)\\s+host\\s+FAIL\\s+PLUGHOST_DEPLOY_INCOMPLETE: .*expected 9\\.9\\.9 \\(package-lock\\.json\\), found ${plughostVersion} \\(installed\\)`, 'm'));
+  });
+
+  it('refuses to bundle an app that could not install: no lockfile, plughost only for development, a dependency outside the app', () => {
+    const cases: Array<[string, Record<string, unknown>, Record<string, unknown> | null, RegExp]> = [
+      ['no-lock', appPackage, null, /has no package-lock\.json: a deploy installs its dependencies with npm ci/],
+      ['dev-only', { ...appPackage, dependencies: {}, devDependencies: { plughost: '^0.1.0' } }, locked, /"plughost" is not among its dependencies/],
+      ['outside', { ...appPackage, dependencies: { plughost: 'file:../plughost-0.1.0.tgz' } }, locked, /comes from file:\.\.\/plughost-0\.1\.0\.tgz, outside the app/],
+    ];
+    for (const [name, pkg, lock, message] of cases) {
+      const dir = path.join(tmp, `app-${name}`);
+      fs.cpSync(appDir, dir, { recursive: true });
+      writeApp(dir, pkg, lock);
+      const r = run('bundle', '--out', `${name}.tar.gz`, '--dir', `app-${name}`, '--json');
+      expect(r.status, `${name}: ${r.stdout}${r.stderr}`).toBe(1);
+      const out = JSON.parse(r.stdout);
+      expect(out.error.code, name).toBe('PLUGHOST_DEPLOY_INCOMPLETE');
+      expect(out.error.message, name).toMatch(message);
+      expect(fs.existsSync(path.join(tmp, `${name}.tar.gz`)), name).toBe(false);
+    }
+  });
+
+  it('refuses --out naming a directory, leaving nothing behind', () => {
+    fs.mkdirSync(path.join(tmp, 'out-dir'));
+    const r = run('bundle', '--out', 'out-dir', '--dir', 'app');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^plughost: PLUGHOST_INVALID_ARGUMENT: .*out-dir: the bundle to write is a directory/);
+    expect(fs.readdirSync(tmp).filter((f) => f.startsWith('out-dir.partial'))).toEqual([]);
   });
 });
 

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/src/cli/main.js');
+const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version as string;
 
 let tmp: string;
 beforeAll(() => {
@@ -55,10 +56,18 @@ describe('plughost new', () => {
     const project = create('dynamic', 'ts', 'hello-ts');
     expect(fs.readFileSync(path.join(project, 'src/hello.ts'), 'utf8')).toContain("from 'plughost/sdk'");
     const pkg = JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8'));
-    expect(pkg.plughost.plugins).toEqual([{ name: 'hello', kind: 'dynamic', path: 'dist/hello.js', command: ['node', '{path}'] }]);
+    expect(pkg.plughost.plugins).toEqual([
+      { name: 'hello', kind: 'dynamic', path: 'dist/hello.js', command: ['node', '{path}'], build: ['tsc', '-p', 'tsconfig.json'] },
+    ]);
+    expect(pkg.files).toEqual(['dist/']);
     link(project, ['typescript', '@types/node']);
-    const tsc = node([path.join(project, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], project);
-    expect(tsc.status, output(tsc)).toBe(0);
+    // npm install puts tsc in node_modules/.bin; plughost build runs the declared step with it on PATH.
+    fs.mkdirSync(path.join(project, 'node_modules/.bin'));
+    fs.symlinkSync('../typescript/bin/tsc', path.join(project, 'node_modules/.bin/tsc'));
+    const build = node([cli, 'build', '--dir', '.'], project, 120_000);
+    expect(build.status, output(build)).toBe(0);
+    expect(build.stdout).toContain('[build] hello: tsc -p tsconfig.json ...');
+    expect(build.stdout).toMatch(/manifest: hello \(dynamic\) 1 method\(s\)/);
     runGeneratedTest(project);
   });
 
@@ -73,6 +82,10 @@ describe('plughost new', () => {
     const project = create('native', 'c', 'hello-c');
     expect(fs.readFileSync(path.join(project, 'binding.gyp'), 'utf8')).toContain("'node_modules/plughost/native/plughost.gypi'");
     expect(fs.readFileSync(path.join(project, 'src/hello.c'), 'utf8')).toMatch(/#include "plughost.h"[\s\S]*PLUGHOST_PLUGIN\("hello"/);
+    const pkg = JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8'));
+    // Build tools belong to the project that builds, not to plughost (an app that loads plugins needs none).
+    expect(Object.keys(pkg.devDependencies)).toEqual(['node-gyp']);
+    expect(pkg.dependencies).toEqual({ plughost: `^${version}` });
     link(project, ['node-addon-api']);
     const build = node([cli, 'build', '--dir', '.'], project, 120_000);
     expect(build.status, output(build)).toBe(0);
@@ -85,11 +98,41 @@ describe('plughost new', () => {
     const project = create('native', 'cpp', 'hello-cpp');
     expect(fs.readFileSync(path.join(project, 'CMakeLists.txt'), 'utf8')).toContain('native/plughost.cmake');
     expect(fs.readFileSync(path.join(project, 'src/hello.cpp'), 'utf8')).toContain('#include "plughost.hpp"');
+    expect(Object.keys(JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8')).devDependencies)).toEqual(['cmake-js']);
     link(project, []);
     const build = node([cli, 'build', '--dir', '.'], project, 120_000);
     expect(build.status, output(build)).toBe(0);
     runGeneratedTest(project);
   }, 120_000);
+
+  it('depends on plughost as the app does, on a local tarball when asked, and says which', () => {
+    // An app that uses a local plughost tarball: its plugin projects get the same one.
+    const app = path.join(tmp, 'app-with-tarball');
+    fs.mkdirSync(path.join(app, 'vendor'), { recursive: true });
+    fs.writeFileSync(path.join(app, 'vendor', 'plughost-9.9.9.tgz'), 'not read by plughost new');
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', dependencies: { plughost: 'file:vendor/plughost-9.9.9.tgz' } }));
+    const r = node([cli, 'new', 'dynamic', 'follow', '--lang', 'python'], app);
+    expect(r.status, output(r)).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(app, 'follow/package.json'), 'utf8')).dependencies).toEqual({ plughost: 'file:../vendor/plughost-9.9.9.tgz' });
+    expect(r.stdout).toContain(`plughost dependency: "file:../vendor/plughost-9.9.9.tgz", from the local plughost tarball ${path.join(app, 'vendor/plughost-9.9.9.tgz')} (the app in ${app})`);
+    expect(r.stdout).toContain('{"project":"follow"}');
+    expect(fs.readFileSync(path.join(app, 'follow/README.md'), 'utf8')).toContain('plughost comes from the local plughost tarball');
+
+    // --plughost: a tarball path becomes a file: spec relative to the project; a range stays a range.
+    const asked = node([cli, 'new', 'native', 'asked', '--dir', 'asked', '--plughost', path.join(app, 'vendor/plughost-9.9.9.tgz')], tmp);
+    expect(asked.status, output(asked)).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(tmp, 'asked/package.json'), 'utf8')).dependencies.plughost).toBe(
+      `file:${path.relative(path.join(tmp, 'asked'), path.join(app, 'vendor/plughost-9.9.9.tgz'))}`,
+    );
+    const ranged = node([cli, 'new', 'native', 'ranged', '--dir', 'ranged', '--plughost', '~0.1.0'], tmp);
+    expect(ranged.status, output(ranged)).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(tmp, 'ranged/package.json'), 'utf8')).dependencies.plughost).toBe('~0.1.0');
+    expect(fs.readFileSync(path.join(tmp, 'ranged/README.md'), 'utf8')).toContain('plughost comes from the npm registry (~0.1.0)');
+    const missing = node([cli, 'new', 'native', 'missing', '--dir', 'missing', '--plughost', './nowhere/plughost.tgz'], tmp);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^plughost: PLUGHOST_INVALID_ARGUMENT: .*--plughost names no plughost tarball or directory/);
+    expect(fs.existsSync(path.join(tmp, 'missing'))).toBe(false);
+  });
 
   it('refuses bad names, languages and a non-empty directory with exit 2', () => {
     const bad = node([cli, 'new', 'dynamic', 'Hello World'], tmp);

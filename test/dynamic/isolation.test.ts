@@ -4,8 +4,6 @@
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { readBuildInfo, type BuildInfo } from '../../src/build/build-id.js';
-import { buildPlugins, writeBuildInfo } from '../../src/build/build-plugins.js';
 import {
   createHost,
   PluginCallError,
@@ -16,6 +14,7 @@ import {
 } from '../../src/index.js';
 import { isolatedNativeOptions } from '../../src/isolate/index.js';
 import { alive, bytes, capturingLogger, rejection, root, text, waitFor } from './support.js';
+import { builtPlugins, type Built } from '../support/built.js';
 
 const fx = inject('nativeFixtures');
 const built = (name: string): string => path.join(fx.built, `${name}.node`);
@@ -97,14 +96,13 @@ describe('a native plugin isolated in a subprocess', () => {
 });
 
 describe('the native textstats example, isolated', () => {
-  let info: BuildInfo;
-  beforeAll(async () => {
-    if (readBuildInfo(root) === undefined) writeBuildInfo(root, await buildPlugins({ projectDir: root }));
-    info = readBuildInfo(root)!;
+  let info: Built;
+  beforeAll(() => {
+    info = builtPlugins(root);
   });
 
   it('returns what the in-process plugin returns', async () => {
-    const file = path.join(root, info.plugins.find((p) => p.name === 'textstats')!.file);
+    const file = info.file('textstats');
     const { host: h } = host(info.buildId);
     const native = h.loadNative<{ statsBytes(d: Uint8Array): Uint8Array; fail(m: unknown): never }>(file);
     const plugin = await h.loadDynamic(isolatedNativeOptions(file, { name: 'textstats', buildId: info.buildId, sha256: native.sha256 }));

@@ -3,10 +3,10 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { readBuildInfo } from '../../src/build/build-id.js';
 import { createHost, type DynamicPlugin, type Host, type NativePlugin } from '../../src/index.js';
 import { pythonWithGrpc } from '../../src/dynamic/python.js';
 import { capturingLogger, dist, rejection, root } from './support.js';
+import { builtPlugins } from '../support/built.js';
 
 let host: Host;
 let native: NativePlugin<{ statsBytes(d: Uint8Array): Uint8Array }>;
@@ -14,10 +14,9 @@ let ts: DynamicPlugin;
 let py: DynamicPlugin;
 
 beforeAll(async () => {
-  const info = readBuildInfo(root);
-  if (info === undefined) throw new Error('run `npm run build` first (npm install does)');
+  const info = builtPlugins(root);
   host = createHost({ buildId: info.buildId, logger: capturingLogger() });
-  native = host.loadNative(path.join(root, info.plugins.find((p) => p.name === 'textstats')!.file));
+  native = host.loadNative(info.file('textstats'));
   [ts, py] = await Promise.all([
     host.loadDynamic({ name: 'textstats-ts', command: [process.execPath, dist('plugins-dynamic/textstats-ts/textstats.js')] }),
     host.loadDynamic({ name: 'textstats-py', command: [pythonWithGrpc(), path.join(root, 'plugins-dynamic/textstats-py/textstats.py')] }),

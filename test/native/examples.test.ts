@@ -1,24 +1,21 @@
 // The example plugins as a user gets them: built by `plughost build`, found
-// through dist/build-info.json, verified and loaded by the host.
+// through its manifest.json, verified and loaded by the host.
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { readBuildInfo, type BuildInfo } from '../../src/build/build-id.js';
-import { buildPlugins, writeBuildInfo } from '../../src/build/build-plugins.js';
 import { createHost, type NativePlugin } from '../../src/index.js';
+import { builtPlugins, type Built } from '../support/built.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-let info: BuildInfo;
+let info: Built;
 let crc: NativePlugin<{ crc32(d: Uint8Array, seed?: number): number; crc32Batch(p: Uint8Array, o: Uint32Array): Uint32Array }>;
 let text: NativePlugin<{ statsBytes(d: Uint8Array): Uint8Array; fail(m: string): never }>;
 
 beforeAll(async () => {
-  if (readBuildInfo(root) === undefined) writeBuildInfo(root, await buildPlugins({ projectDir: root }));
-  info = readBuildInfo(root)!;
+  info = builtPlugins(root);
   const host = createHost({ buildId: info.buildId });
-  const file = (name: string): string => path.join(root, info.plugins.find((p) => p.name === name)!.file);
-  crc = host.loadNative(file('crc32'));
-  text = host.loadNative(file('textstats'));
+  crc = host.loadNative(info.file('crc32'));
+  text = host.loadNative(info.file('textstats'));
 });
 
 describe('example plugins through the host', () => {

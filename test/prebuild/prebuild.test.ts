@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { hostBuildId } from '../../src/build/build-id.js';
+import { resolveBuildId } from '../../src/build/build-id.js';
 import { execHelperPrebuild } from '../../src/dynamic/exec-helper.js';
 import { currentLibc } from '../../src/manifest/target.js';
 import { inspectNative, verifyNative } from '../../src/native/inspect.js';
@@ -21,6 +21,8 @@ const cli = path.join(root, 'dist/src/cli/main.js');
 const fixture = path.join(root, 'test/fixtures/plugin-package');
 const PKG = 'plughost-plugin-fixture-hello';
 const BUILD_ID = 'prebuild-test.1';
+/** The app's own release: not the plugin package's. */
+const APP_BUILD_ID = 'app-release.7';
 const libc = currentLibc() ?? 'glibc';
 const otherLibc = libc === 'glibc' ? 'musl' : 'glibc';
 const otherArch = process.arch === 'arm64' ? 'x64' : 'arm64';
@@ -64,7 +66,8 @@ function npmInstall(specs: string[]): { mode: string; r: SpawnSyncReturns<string
 
 /** Runs the app's script: createHost + loadPluginPackage, then a call; prints JSON. */
 function loadInApp(env: NodeJS.ProcessEnv = {}): { status: number | null; out: Record<string, any>; raw: string } {
-  const r = run([path.join(app, 'load.mjs'), BUILD_ID], app, cleanEnv({ PATH: bin, ...env }));
+  // The app's release is not the package's: an independently published plugin loads in any host of its plugin API.
+  const r = run([path.join(app, 'load.mjs'), APP_BUILD_ID], app, cleanEnv({ PATH: bin, ...env }));
   let out: Record<string, any> = {};
   try {
     out = JSON.parse(r.stdout);
@@ -117,7 +120,7 @@ try {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('plughost prebuild', () => {
-  it('builds the package with the default build ID (this plughost\'s) and prints JSON', () => {
+  it('builds the package with its own default build ID (a package is its own release) and prints JSON', () => {
     const r = run([cli, 'prebuild', '--dir', pkgDir, '--json'], tmp, cleanEnv({ PLUGHOST_BUILD_ID: '' }));
     expect(r.status, output(r)).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -127,8 +130,8 @@ describe('plughost prebuild', () => {
       packageVersion: '1.0.0',
       path: `prebuilds/${tupleDir}/${prebuildName}`,
       builder: 'node-gyp',
-      buildId: hostBuildId(),
-      descriptor: { name: 'hello', version: '1.0.0', buildId: hostBuildId(), napiVersion: 8 },
+      buildId: resolveBuildId({}, pkgDir),
+      descriptor: { name: 'hello', version: '1.0.0', buildId: resolveBuildId({}, pkgDir), napiVersion: 8 },
       tuple: { platform: process.platform, arch: process.arch, libc: currentLibc(), napi: Number(process.versions.napi) },
     });
     expect(out.resolvesTo).toBe(out.file);
@@ -159,12 +162,12 @@ describe('plughost prebuild', () => {
     expect(ngb.stdout).toBe(file);
   }, 60_000);
 
-  it('refuses a package with nothing to build: exit 1 and the code', () => {
+  it('refuses a package with nothing to build: exit 2 (a usage error) and the code', () => {
     const empty = path.join(tmp, 'empty-pkg');
     fs.mkdirSync(empty);
     fs.writeFileSync(path.join(empty, 'package.json'), JSON.stringify({ name: 'nothing-here', version: '1.0.0' }));
     const r = run([cli, 'prebuild', '--dir', empty], tmp);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toContain('PLUGHOST_INVALID_ARGUMENT');
     expect(r.stderr).toContain('no "plughost.plugins" in package.json and no binding.gyp');
   });
@@ -276,12 +279,13 @@ describe('a plugin package from npm, installed with --ignore-scripts and no comp
     const file = path.join(installed, 'prebuilds', tupleDir, prebuildName);
     const info = inspectNative(file);
     const entry = {
-      name: info.descriptor!.name, kind: 'native', version: info.descriptor!.version, package: PKG, sha256: info.sha256,
+      name: info.descriptor!.name, kind: 'native', version: info.descriptor!.version, package: PKG, packageVersion: '1.0.0', sha256: info.sha256,
       methods: ['hello'], buildId: BUILD_ID, platform: process.platform, arch: process.arch, libc: currentLibc(),
       apiVersion: `${info.descriptor!.apiVersion.major}.${info.descriptor!.apiVersion.minor}`, napiVersion: info.descriptor!.napiVersion,
     };
+    // The release is the app's; the package's prebuild keeps its own build ID, pinned in the entry.
     const writeManifest = (e: object): void =>
-      fs.writeFileSync(path.join(app, 'manifest.json'), JSON.stringify({ schemaVersion: 1, buildId: BUILD_ID, plugins: [e] }));
+      fs.writeFileSync(path.join(app, 'manifest.json'), JSON.stringify({ schemaVersion: 1, buildId: APP_BUILD_ID, plugins: [e] }));
     const script = `import { createHost, silentLogger } from 'plughost';
       const host = createHost({ manifest: '.', logger: silentLogger });
       try {
@@ -295,6 +299,14 @@ describe('a plugin package from npm, installed with --ignore-scripts and no comp
     writeManifest({ ...entry, sha256: '0'.repeat(64) });
     const pinned = run([path.join(app, 'manifest-load.mjs')], app, cleanEnv({ PATH: bin }));
     expect(JSON.parse(pinned.stdout), output(pinned)).toMatchObject({ ok: false, code: 'PLUGHOST_CHECKSUM_MISMATCH' });
+    // Every other pin of an independently published plugin holds too: its version and its build ID.
+    writeManifest({ ...entry, packageVersion: '1.0.9' });
+    const version = run([path.join(app, 'manifest-load.mjs')], app, cleanEnv({ PATH: bin }));
+    expect(JSON.parse(version.stdout), output(version)).toMatchObject({ ok: false, code: 'PLUGHOST_MANIFEST_MISMATCH' });
+    expect(JSON.parse(version.stdout).message).toContain(`expected ${PKG}@1.0.9 (manifest), found ${PKG}@1.0.0 (installed)`);
+    writeManifest({ ...entry, buildId: 'another-prebuild' });
+    const build = run([path.join(app, 'manifest-load.mjs')], app, cleanEnv({ PATH: bin }));
+    expect(JSON.parse(build.stdout), output(build)).toMatchObject({ ok: false, code: 'PLUGHOST_BUILD_ID_MISMATCH' });
   });
 
   it('a package with prebuilds only for other machines: PLUGHOST_NO_PREBUILD names the tuple and every candidate', () => {

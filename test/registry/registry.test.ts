@@ -6,11 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 
-import { readBuildInfo } from '../../src/build/build-id.js';
 import { currentTarget } from '../../src/manifest/target.js';
 import { manifestJsonSchemaText } from '../../src/manifest/json-schema.js';
 import { createHost, PluginCallError, type Host, type Manifest } from '../../src/index.js';
 import { capturingLogger, rejection, root, text } from '../dynamic/support.js';
+import { builtPlugins } from '../support/built.js';
 
 const fx = inject('nativeFixtures');
 const target = currentTarget();
@@ -86,8 +86,8 @@ describe('loading by name', () => {
   });
 
   it('gives native, dynamic and isolated plugins one API and the same results', async () => {
-    const info = readBuildInfo(root)!;
-    const textstatsFile = path.join(root, info.plugins.find((p) => p.name === 'textstats')!.file);
+    const info = builtPlugins(root);
+    const textstatsFile = info.file('textstats');
     fs.copyFileSync(textstatsFile, path.join(dir, 'plugins/textstats.node'));
     const file = path.join(dir, 'manifest.json');
     fs.writeFileSync(

@@ -11,13 +11,13 @@ export async function bundleCommand(opts: { out: string; dir?: string; host?: bo
   };
   const dir = path.resolve(opts.dir ?? '.');
   const shown = (p: string): string => path.relative(process.cwd(), p) || '.';
-  say(`bundling the deploy in ${shown(dir)}${opts.host === false ? ' (without the host package)' : ''}`);
+  say(`bundling the deploy in ${shown(dir)}${opts.host === false ? ' (manifest and plugins only)' : ''}`);
   try {
     const result = await packBundle({
       manifestDir: dir,
       out: opts.out,
-      hostFiles: opts.host !== false,
-      onGroup: (g) => say(`  ${g.name.padEnd(28)} ${String(g.files).padStart(4)} file(s)  ${formatBytes(g.bytes).padStart(10)}`),
+      app: opts.host !== false,
+      onGroup: (g) => say(`  ${g.name.padEnd(36)} ${String(g.files).padStart(4)} file(s)  ${formatBytes(g.bytes).padStart(10)}`),
     });
     if (json) {
       printJson({ ok: true, ...result });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { hostBuildId } from '../../build/build-id.js';
+import { expectedBy, resolveRelease } from '../../manifest/release.js';
 import { verifyDeploy } from '../../bundle/verify.js';
 import { MANIFEST_FILE } from '../../manifest/schema.js';
 import { verifyNative } from '../../native/inspect.js';
@@ -10,6 +10,7 @@ import { printColumns } from './ls.js';
 
 interface VerifyOptions {
   buildId?: string;
+  anyBuild?: boolean;
   sha256?: string;
   json?: boolean;
 }
@@ -34,15 +35,18 @@ export async function verifyCommand(target: string, opts: VerifyOptions): Promis
 /** One native plugin file: every pre-load check against a build ID (and an optional pin). */
 function verifyFile(file: string, opts: VerifyOptions): void {
   const started = performance.now();
-  const buildId = opts.buildId ?? hostBuildId();
+  let buildId: string | null = null;
   try {
-    const v = verifyNative(file, { buildId, sha256: opts.sha256 });
+    // The app's release, as createHost() in this directory would expect it; none for a plugin package.
+    const release = opts.anyBuild ? null : resolveRelease({ buildId: opts.buildId });
+    buildId = release?.buildId ?? null;
+    const v = verifyNative(file, { buildId, buildIdOrigin: release === null ? undefined : expectedBy(release), sha256: opts.sha256 });
     const ms = performance.now() - started;
     if (opts.json) {
       printJson({ ok: true, file: v.file, buildId, sha256: v.sha256, descriptor: v.descriptor, ms });
     } else {
       process.stdout.write(
-        `ok: ${v.descriptor.name} ${v.descriptor.version} passes every pre-load check for build ${buildId} ` +
+        `ok: ${v.descriptor.name} ${v.descriptor.version} passes every pre-load check for ${buildId === null ? `any build (its own: ${v.descriptor.buildId})` : `build ${buildId}`} ` +
           `(${v.arch}, Node-API ${v.descriptor.napiVersion}${opts.sha256 ? ', sha256 pinned' : ''}) in ${formatMs(ms)}\n`,
       );
     }
@@ -56,7 +60,12 @@ async function verifyDeployCommand(location: string, opts: VerifyOptions): Promi
   const started = performance.now();
   let result;
   try {
-    result = await verifyDeploy(location, { buildId: opts.buildId, sha256: opts.sha256 });
+    result = await verifyDeploy(location, {
+      buildId: opts.buildId,
+      sha256: opts.sha256,
+      // Progress on stderr: stdout stays the table (or the JSON).
+      onProgress: opts.json ? undefined : (line) => process.stderr.write(`  ${line} (${formatMs(performance.now() - started)})\n`),
+    });
   } catch (err) {
     reportFailure(err, opts.json === true, { location: path.resolve(location) });
     return;

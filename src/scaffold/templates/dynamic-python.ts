@@ -5,15 +5,16 @@ export function dynamicPython(ctx: TemplateContext): ProjectFiles {
   return {
     'package.json': packageJson(ctx, {
       description: `${ctx.name}: a plughost dynamic plugin in Python`,
-      scripts: { test: 'node --test test/' },
+      files: [`${ctx.name}.py`],
+      scripts: { build: 'plughost build', test: 'node --test test/' },
       plugins: [{ name: ctx.name, kind: 'dynamic', path: `${ctx.name}.py`, command: ['python3', '{path}'] }],
     }),
     [`${ctx.name}.py`]: `#!/usr/bin/env python3
 """${ctx.name}: a plughost dynamic plugin.  hello(b"you") -> b"hello, you"
 
-Runs as a subprocess of the host; log to stderr, never to stdout. Needs
-plughost's SDK on PYTHONPATH (node_modules/plughost/plugins-dynamic/python)
-and Python's grpc (Debian: python3-grpcio).
+Runs as a subprocess of the host; log to stderr, never to stdout. plughost
+puts its SDK (plughost_plugin) on PYTHONPATH; Python needs grpc (Debian:
+python3-grpcio).
 """
 from plughost_plugin import PluginError, serve
 
@@ -28,37 +29,18 @@ if __name__ == "__main__":
     serve(name="${ctx.name}", version="1.0.0", methods={"hello": hello})
 `,
     [`test/${ctx.name}.test.js`]: `import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { createHost, silentLogger } from 'plughost';
-
-// plughost's Python SDK ships in its package.
-const plughostDir = path.dirname(createRequire(import.meta.url).resolve('plughost/package.json'));
-const sdk = path.join(plughostDir, 'plugins-dynamic', 'python');
-
-// A Python that can import grpc, tried in plughost's own order.
-function python() {
-  for (const candidate of [process.env.PLUGHOST_PYTHON, '/usr/bin/python3', 'python3']) {
-    if (!candidate) continue;
-    try {
-      execFileSync(candidate, ['-c', 'import grpc'], { stdio: 'ignore' });
-      return candidate;
-    } catch {}
-  }
-  throw new Error('no Python 3 with grpc: install python3-grpcio, or set PLUGHOST_PYTHON');
-}
 
 const host = createHost({ logger: silentLogger });
 after(() => host.close());
 
 test('${ctx.name} starts as a subprocess and answers', async () => {
   const entry = fileURLToPath(new URL('../${ctx.name}.py', import.meta.url));
-  const PYTHONPATH = [sdk, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-  const plugin = await host.loadDynamic({ name: '${ctx.name}', command: [python(), entry], env: { PYTHONPATH } });
+  // "python3": the Python plughost finds with grpc (PLUGHOST_PYTHON, /usr/bin/python3, PATH), its SDK on PYTHONPATH.
+  const plugin = await host.loadDynamic({ name: '${ctx.name}', command: ['python3', entry] });
   assert.deepEqual(plugin.methods.map((m) => m.name), ['hello']);
   const out = await plugin.call('hello', Buffer.from('world'));
   assert.equal(Buffer.from(out).toString('utf8'), 'hello, world');
@@ -70,8 +52,9 @@ test('${ctx.name} starts as a subprocess and answers', async () => {
       ctx,
       'A plughost dynamic (subprocess, gRPC) plugin in Python.',
       ['npm install', `npm test           # starts ${ctx.name}.py through createHost().loadDynamic`],
-      "Python needs `grpc` (Debian: `apt-get install python3-grpcio`) and plughost's SDK\n" +
-        'on `PYTHONPATH`: `node_modules/plughost/plugins-dynamic/python` (the test sets it).',
+      "Python needs `grpc` (Debian: `apt-get install python3-grpcio`). plughost runs\n" +
+        'the plugin with a Python that has it and puts its own SDK (`plughost_plugin`) on\n' +
+        '`PYTHONPATH`; to use the SDK elsewhere, `pip install node_modules/plughost/plugins-dynamic/python`.',
     ),
   };
 }

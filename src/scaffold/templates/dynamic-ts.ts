@@ -5,9 +5,11 @@ export function dynamicTs(ctx: TemplateContext): ProjectFiles {
   return {
     'package.json': packageJson(ctx, {
       description: `${ctx.name}: a plughost dynamic plugin in TypeScript`,
-      scripts: { build: 'tsc -p tsconfig.json', test: 'node --test test/' },
+      files: ['dist/'],
+      scripts: { build: 'plughost build', test: 'node --test test/' },
       devDependencies: { '@types/node': '^20.0.0', typescript: '^5.0.0' },
-      plugins: [{ name: ctx.name, kind: 'dynamic', path: `dist/${ctx.name}.js`, command: ['node', '{path}'] }],
+      // plughost build runs tsc first, then describes the plugin into manifest.json.
+      plugins: [{ name: ctx.name, kind: 'dynamic', path: `dist/${ctx.name}.js`, command: ['node', '{path}'], build: ['tsc', '-p', 'tsconfig.json'] }],
     }),
     'tsconfig.json':
       JSON.stringify(
@@ -54,7 +56,7 @@ after(() => host.close());
 
 test('${ctx.name} starts as a subprocess and answers', async () => {
   const entry = fileURLToPath(new URL('../dist/${ctx.name}.js', import.meta.url));
-  const plugin = await host.loadDynamic({ name: '${ctx.name}', command: [process.execPath, entry] });
+  const plugin = await host.loadDynamic({ name: '${ctx.name}', command: ['node', entry] });
   assert.deepEqual(plugin.methods.map((m) => m.name), ['hello']);
   const out = await plugin.call('hello', Buffer.from('world'));
   assert.equal(Buffer.from(out).toString('utf8'), 'hello, world');
@@ -64,7 +66,7 @@ test('${ctx.name} starts as a subprocess and answers', async () => {
     '.gitignore': gitignore(),
     'README.md': readme(ctx, 'A plughost dynamic (subprocess, gRPC) plugin in TypeScript.', [
       'npm install',
-      'npm run build      # tsc: src/ -> dist/',
+      'npm run build      # plughost build: tsc (src/ -> dist/), then manifest.json',
       `npm test           # starts dist/${ctx.name}.js through createHost().loadDynamic`,
     ]),
   };

@@ -8,7 +8,10 @@ export function nativeC(ctx: TemplateContext): ProjectFiles {
       description: `${ctx.name}: a plughost native plugin in C`,
       // plughost build runs node-gyp with the release's build ID; npm must not run it on install.
       gypfile: false,
+      files: ['prebuilds/', 'binding.gyp', 'src/'],
       scripts: { build: 'plughost build', test: 'node --test test/' },
+      // Only where the plugin is built: an app that loads it needs no compiler tools.
+      devDependencies: { 'node-gyp': ctx.toolRanges['node-gyp'] },
       plugins: [{ name: ctx.name, builder: 'node-gyp', dir: '.', output: `build/Release/${ctx.name}.node` }],
     }),
     'binding.gyp': `# plughost.gypi adds plughost.h, the build ID, a pinned Node-API version and the flags.

@@ -6,7 +6,10 @@ export function nativeCpp(ctx: TemplateContext): ProjectFiles {
   return {
     'package.json': packageJson(ctx, {
       description: `${ctx.name}: a plughost native plugin in C++`,
+      files: ['prebuilds/', 'CMakeLists.txt', 'src/'],
       scripts: { build: 'plughost build', test: 'node --test test/' },
+      // Only where the plugin is built: an app that loads it needs no compiler tools.
+      devDependencies: { 'cmake-js': ctx.toolRanges['cmake-js'] },
       // cmake-js builds against the Node-API headers it ships for these versions: nothing is downloaded.
       binary: { napi_versions: [8] },
       plugins: [{ name: ctx.name, builder: 'cmake-js', dir: '.', output: `build/Release/${ctx.name}.node` }],
