@@ -165,7 +165,8 @@ export class PluginCallError extends PlughostError {
 function composeMessage(message: string, d: ErrorDetails): string {
   let text = d.file === undefined ? message : `${d.file}: ${message}`;
   if (d.expected !== undefined || d.found !== undefined) {
-    text += ` (expected ${d.expected ?? 'n/a'}, found ${d.found ?? 'n/a'})`;
+    const parts = [d.expected === undefined ? '' : `expected ${d.expected}`, d.found === undefined ? '' : `found ${d.found}`];
+    text += ` (${parts.filter((p) => p !== '').join(', ')})`;
   }
   if (d.hint !== undefined) text += `. ${d.hint}`;
   return text;

@@ -26,8 +26,11 @@ const program = new Command('plughost')
   .description('Build, prebuild, inspect, verify, bundle, call, benchmark and scaffold plughost plugins')
   .version(versionLine(), '-V, --version', 'print the plughost version, and this Node and machine')
   .exitOverride()
-  .showHelpAfterError()
-  .configureOutput({ writeErr: (text) => void process.stderr.write(text.startsWith('error:') ? `plughost: ${text}` : text) });
+  // A usage error is one line with a code, like every other failure; --help has the rest.
+  .configureOutput({
+    outputError: (text, write) =>
+      write(`plughost: PLUGHOST_INVALID_ARGUMENT: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, '; ')} (see --help)\n`),
+  });
 
 program
   .command('build')

@@ -178,6 +178,28 @@ describe('the user journey, from a registry', () => {
     }
   }, 10 * MINUTES);
 
+  it("the README's quick start works in a fresh app, as written", async () => {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const quick = readme.slice(readme.indexOf('## Quick start'));
+    const commands = /```sh\n([\s\S]*?)```/.exec(quick)![1]!.trim().split('\n');
+    const snippet = /```js\n([\s\S]*?)```/.exec(quick)![1]!;
+    expect(commands).toEqual([
+      'npm install plughost',
+      'npx plughost new native hello --lang c     # or cpp; dynamic --lang ts | python',
+      'cd hello && npm install && npm run build && npm test',
+    ]);
+    const fresh = path.join(tmp, 'quick-app');
+    fs.mkdirSync(fresh);
+    await step('quick start: npm init', 'npm', ['init', '-y'], fresh);
+    await step('quick start: npm install plughost', 'npm', ['install', 'plughost'], fresh);
+    await step('quick start: plughost new', 'npx', ['plughost', 'new', 'native', 'hello', '--lang', 'c'], fresh);
+    const hello = path.join(fresh, 'hello');
+    for (const args of [['install'], ['run', 'build'], ['test']]) await step(`quick start: npm ${args.join(' ')}`, 'npm', args, hello);
+    fs.writeFileSync(path.join(hello, 'quick.mjs'), snippet);
+    const r = await step('quick start: node quick.mjs', 'node', ['quick.mjs'], hello);
+    expect(r.stdout).toBe('hello, you\n');
+  }, 5 * MINUTES);
+
   it('the app lists its plugins, builds them with its own build ID, and loads and calls each with the defaults', async () => {
     // The independently published package, installed by name: no compiler, no install script.
     await step('app: npm install the plugin package', 'npm', ['install', '--ignore-scripts', PLUGIN_PACKAGE], app, { PATH: noCompilerPath });
