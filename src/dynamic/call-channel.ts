@@ -3,9 +3,12 @@
 // where deadlines, cancellation and the in-flight window are enforced.
 import type * as grpc from '@grpc/grpc-js';
 
-import { PluginCallCancelledError, PluginCallError, PlughostError, PlughostUsageError } from '../errors.js';
+import { PluginCallCancelledError, PlughostError, PlughostUsageError } from '../errors.js';
+import { BATCH_ITEM_OVERHEAD, FRAME_OVERHEAD } from '../protocol/limits.js';
 import type { WireFrame, WireResult } from '../protocol/services.js';
+import { callAborted, deadlineExceeded, pluginCallError } from './call-errors.js';
 import type { Connection } from './connection.js';
+import { StreamInbox } from './stream-inbox.js';
 
 export interface CallOptions {
   /** Abandons the call when aborted: it rejects with PLUGHOST_CALL_ABORTED and the plugin is told to cancel. */
@@ -33,11 +36,6 @@ interface Pending {
   detach?: (() => void) | undefined;
   stream?: StreamInbox | undefined;
 }
-
-/** Frames a message needs beyond its payload (field tags, lengths, method name), generously. */
-const FRAME_OVERHEAD = 256;
-/** What one payload in a batch frame costs beyond its bytes (tag and length), generously. */
-export const BATCH_ITEM_OVERHEAD = 8;
 
 export class CallChannel {
   readonly #plugin: string;
@@ -160,7 +158,7 @@ export class CallChannel {
     stream?: StreamInbox,
   ): { promise: Promise<unknown>; pending: Pending | undefined } {
     if (this.#broken !== undefined) return { promise: Promise.reject(this.#broken), pending: undefined };
-    if (options.signal?.aborted) return { promise: Promise.reject(aborted(options.signal)), pending: undefined };
+    if (options.signal?.aborted) return { promise: Promise.reject(callAborted(options.signal)), pending: undefined };
     let pending: Pending | undefined;
     const promise = new Promise((resolve, reject) => {
       const entry: Pending = {
@@ -192,18 +190,11 @@ export class CallChannel {
 
   #arm(pending: Pending, options: CallOptions): void {
     if (options.timeoutMs !== undefined) {
-      pending.timer = setTimeout(
-        () =>
-          this.#abandon(
-            pending,
-            new PluginCallCancelledError('PLUGHOST_DEADLINE_EXCEEDED', `"${this.#plugin}.${pending.method}" exceeded its ${options.timeoutMs} ms deadline`),
-          ),
-        options.timeoutMs,
-      );
+      pending.timer = setTimeout(() => this.#abandon(pending, deadlineExceeded(this.#plugin, pending.method, options.timeoutMs)), options.timeoutMs);
     }
     const signal = options.signal;
     if (signal !== undefined) {
-      const onAbort = (): void => this.#abandon(pending, aborted(signal));
+      const onAbort = (): void => this.#abandon(pending, callAborted(signal));
       signal.addEventListener('abort', onAbort, { once: true });
       pending.detach = () => signal.removeEventListener('abort', onAbort);
     }
@@ -253,7 +244,7 @@ export class CallChannel {
         this.#pending.delete(id);
         this.#settle(pending);
         const result = frame.result!;
-        if (result.error) pending.reject(this.#callError(pending.method, result.error));
+        if (result.error) pending.reject(pluginCallError(this.#plugin, pending.method, result.error));
         else pending.resolve(result.payload);
         return;
       }
@@ -269,60 +260,12 @@ export class CallChannel {
         this.#pending.delete(id);
         this.#settle(pending);
         const error = frame.end!.error;
-        if (error) pending.reject(this.#callError(pending.method, error));
+        if (error) pending.reject(pluginCallError(this.#plugin, pending.method, error));
         else pending.resolve(undefined);
         return;
       }
       default:
         return;
-    }
-  }
-
-  #callError(method: string, error: { code?: string; message?: string }): PluginCallError {
-    return new PluginCallError(this.#plugin, method, error.code ?? '', error.message ?? '');
-  }
-}
-
-function aborted(signal: AbortSignal): PluginCallCancelledError {
-  return new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', 'call aborted by its signal', { cause: signal.reason });
-}
-
-/** The plugin's messages for one stream call, as an async iterator. */
-class StreamInbox {
-  readonly #messages: Uint8Array[] = [];
-  #waiter: (() => void) | undefined;
-  #done = false;
-  #error: Error | undefined;
-
-  push(message: Uint8Array): void {
-    this.#messages.push(message);
-    this.#wake();
-  }
-
-  finish(error?: Error): void {
-    this.#done = true;
-    this.#error = error;
-    this.#wake();
-  }
-
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.();
-  }
-
-  async *iterator(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const next = this.#messages.shift();
-      if (next !== undefined) {
-        yield next;
-        continue;
-      }
-      if (this.#done) {
-        if (this.#error !== undefined) throw this.#error;
-        return;
-      }
-      await new Promise<void>((resolve) => (this.#waiter = resolve));
     }
   }
 }

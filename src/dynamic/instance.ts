@@ -2,18 +2,13 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type * as grpc from '@grpc/grpc-js';
 
-import {
-  PluginCallCancelledError,
-  PluginCallError,
-  PluginCrashedError,
-  PluginResourceLimitError,
-  PluginUnavailableError,
-  PlughostUsageError,
-} from '../errors.js';
+import { PluginCallError, PlughostUsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { METHOD_KIND, type WireDescribeResponse, type WireResult } from '../protocol/services.js';
 import { CallChannel, type CallOptions, type DynamicStream } from './call-channel.js';
+import { callAborted, deadlineExceeded, pluginCallError, pluginClosed, transportError } from './call-errors.js';
 import { checkHealth, describe, forwardStdio, openConnection, requestShutdown, type Connection } from './connection.js';
+import { crashError } from './exit-error.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { describeExit, startPluginProcess, type ExitStatus, type PluginProcess, type ProcessSpec } from './process.js';
 
@@ -192,7 +187,7 @@ export class PluginInstance {
       { config },
       this.spec.rpcTimeoutMs,
     );
-    if (res.error) throw new PluginCallError(this.spec.name, 'Configure', res.error.code ?? '', res.error.message ?? '');
+    if (res.error) throw pluginCallError(this.spec.name, 'Configure', res.error);
   }
 
   /** Waits until nothing is in flight (for a reload), or the timeout. */
@@ -239,7 +234,7 @@ export class PluginInstance {
 
   #callUnary(method: string, payload: Uint8Array, options: CallOptions): Promise<Uint8Array> {
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', 'call aborted by its signal', { cause: signal.reason }));
+    if (signal?.aborted) return Promise.reject(callAborted(signal));
     const promise = new Promise<Uint8Array>((resolve, reject) => {
       const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
       const onAbort = (): void => entry.call.cancel();
@@ -251,7 +246,7 @@ export class PluginInstance {
         this.#unary.delete(entry);
         signal?.removeEventListener('abort', onAbort);
         if (err) void this.#unaryError(method, err, options).then(reject);
-        else if (res?.error) reject(new PluginCallError(this.spec.name, method, res.error.code ?? '', res.error.message ?? ''));
+        else if (res?.error) reject(pluginCallError(this.spec.name, method, res.error));
         else resolve(res?.payload ?? new Uint8Array(0));
       });
       this.#unary.add(entry);
@@ -268,13 +263,13 @@ export class PluginInstance {
     }
     if (this.#exitError !== undefined) return this.#exitError;
     if (err.code === grpcStatus.DEADLINE_EXCEEDED) {
-      return new PluginCallCancelledError('PLUGHOST_DEADLINE_EXCEEDED', `"${this.spec.name}.${method}" exceeded its ${options.timeoutMs} ms deadline`);
+      return deadlineExceeded(this.spec.name, method, options.timeoutMs);
     }
     if (err.code === grpcStatus.CANCELLED && options.signal?.aborted) {
-      return new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', 'call aborted by its signal', { cause: options.signal.reason });
+      return callAborted(options.signal);
     }
-    if (this.#stopping) return new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `plugin "${this.spec.name}" was stopped`);
-    return new PluginCallError(this.spec.name, method, 'PLUGHOST_TRANSPORT_ERROR', err.message);
+    if (this.#stopping) return pluginClosed(this.spec.name, 'was stopped');
+    return transportError(this.spec.name, method, err.message);
   }
 
   #onChannelBroken(err: Error): void {
@@ -292,14 +287,9 @@ export class PluginInstance {
   #onExit(status: ExitStatus): void {
     this.#exitStatus = status;
     const expected = this.#stopping;
-    const tail = this.process.stderrTail().slice(-5).join(' | ');
-    const found = tail === '' ? describeExit(status) : `${describeExit(status)}; stderr: ${tail}`;
     this.#exitError = expected
-      ? new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `plugin "${this.spec.name}" was stopped`)
-      : (resourceLimitError(this.spec, this.pid, status, this.process.stderrTail(), found) ??
-        new PluginCrashedError('PLUGHOST_PLUGIN_CRASHED', `plugin "${this.spec.name}" (pid ${this.pid}) ${describeExit(status)} while calls were in flight`, {
-          found,
-        }));
+      ? pluginClosed(this.spec.name, 'was stopped')
+      : crashError({ name: this.spec.name, pid: this.pid, limits: this.spec.limits }, status, this.process.stderrTail());
     this.#channel?.failAll(this.#exitError);
     for (const entry of this.#unary) entry.reject(this.#exitError);
     this.#unary.clear();
@@ -310,27 +300,6 @@ export class PluginInstance {
     }
     for (const listener of this.#exitListeners) listener(status, expected);
   }
-}
-
-const OUT_OF_MEMORY = /out of memory|cannot allocate memory|MemoryError|bad_alloc|failed to reserve virtual memory|allocation failed/i;
-
-/** A death caused by a limit the plugin was started with, as a typed error naming the limit. */
-function resourceLimitError(spec: InstanceSpec, pid: number, status: ExitStatus, stderr: string[], found: string): PluginResourceLimitError | null {
-  const limits = spec.limits;
-  if (limits?.cpuSeconds !== undefined && (status.signal === 'SIGXCPU' || status.signal === 'SIGKILL')) {
-    return new PluginResourceLimitError('cpu', limits.cpuSeconds, `plugin "${spec.name}" (pid ${pid}) used up its CPU time limit`, {
-      expected: `at most ${limits.cpuSeconds} CPU seconds (RLIMIT_CPU)`,
-      found,
-    });
-  }
-  if (limits?.memoryBytes !== undefined && stderr.some((line) => OUT_OF_MEMORY.test(line))) {
-    return new PluginResourceLimitError('memory', limits.memoryBytes, `plugin "${spec.name}" (pid ${pid}) ran out of its memory limit`, {
-      expected: `at most ${limits.memoryBytes} bytes of address space (RLIMIT_AS)`,
-      found,
-      hint: 'Raise limits.memoryBytes (a Node.js plugin needs about 1 GiB of address space to start) or fix the leak',
-    });
-  }
-  return null;
 }
 
 /** Waits for the process to exit, but not forever (a process we cannot kill must not hang the host). */

@@ -2,9 +2,9 @@
 // the event loop are sent as one batch frame, up to `maxBatch` per frame.
 // Calls with a deadline or a signal bypass it (they need their own frame to be
 // cancelled on their own).
-import { PluginCallError } from '../errors.js';
+import { BATCH_ITEM_OVERHEAD } from '../protocol/limits.js';
 import type { WireResult } from '../protocol/services.js';
-import { BATCH_ITEM_OVERHEAD } from './call-channel.js';
+import { pluginCallError, transportError } from './call-errors.js';
 
 export interface BatchSender {
   call(method: string, payload: Uint8Array): Promise<Uint8Array>;
@@ -35,7 +35,7 @@ export class MicroBatcher {
   call(method: string, payload: Uint8Array, sender: () => BatchSender): Promise<Uint8Array> {
     // Too big to share a frame: on its own (and refused there if over the limit).
     if (payload.length > this.#maxBytes / 4) return sender().call(method, payload);
-    // The same accounting as CallChannel.batch: each item costs its bytes plus 8, the method name once.
+    // The same accounting as CallChannel.batch: each item costs its bytes plus BATCH_ITEM_OVERHEAD, the method name once.
     const itemBytes = payload.length + BATCH_ITEM_OVERHEAD;
     let queue = this.#queues.get(method);
     if (queue !== undefined && queue.bytes + itemBytes + method.length > this.#maxBytes) {
@@ -79,9 +79,9 @@ export class MicroBatcher {
         for (let i = 0; i < waiters.length; i++) {
           const r = results[i];
           if (r === undefined) {
-            waiters[i]!.reject(new PluginCallError(this.#plugin, method, 'PLUGHOST_TRANSPORT_ERROR', 'batch result missing for this call'));
+            waiters[i]!.reject(transportError(this.#plugin, method, 'batch result missing for this call'));
           } else if (r.error) {
-            waiters[i]!.reject(new PluginCallError(this.#plugin, method, r.error.code ?? '', r.error.message ?? ''));
+            waiters[i]!.reject(pluginCallError(this.#plugin, method, r.error));
           } else {
             waiters[i]!.resolve(r.payload ?? new Uint8Array(0));
           }

@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-import type { DynamicPluginObserver } from '../dynamic/dynamic-plugin.js';
 import { CallCounter, CallDurationHistogram, CallStore, recordIn, CALL_DURATION_BUCKETS } from './call-metrics.js';
+import type { PluginObserver } from './plugin-observer.js';
 
 export { CALL_DURATION_BUCKETS };
 
@@ -114,7 +114,7 @@ export class HostMetrics {
 
   /** An observer for DynamicPluginOptions.observer that feeds this plugin's calls, restarts and liveness here. */
   /** `kind`: "native" for an isolated native plugin (it runs as a subprocess but is a native plugin). */
-  dynamicObserver(plugin: string, kind: PluginKind = 'dynamic'): DynamicPluginObserver {
+  dynamicObserver(plugin: string, kind: PluginKind = 'dynamic'): PluginObserver {
     const record = this.recorder(plugin);
     return {
       onCall: record,

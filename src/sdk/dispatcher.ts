@@ -2,15 +2,11 @@
 // knows the error codes and the message-size limit. Shared by Call, Batch and
 // the Channel. Synchronous methods answer synchronously (no promise, no
 // microtask); a Result is only a promise when the method returned one.
+import { BATCH_ITEM_OVERHEAD, FRAME_OVERHEAD } from '../protocol/limits.js';
 import type { WireError, WireResult } from '../protocol/services.js';
 import { CODES, toWireError } from './plugin-error.js';
 import type { BatchHandler, CallContext, MethodHandler, PluginDefinition, StreamHandler } from './types.js';
 import { describeValue, isThenable } from '../util/values.js';
-
-/** Bytes kept free in a message for the fields around a result payload (frame id, tags, lengths). */
-export const RESULT_MARGIN = 256;
-/** Bytes a Result adds around its payload inside a batch (tags and lengths), rounded up. */
-const BATCH_ITEM_OVERHEAD = 16;
 
 const OVERFLOW: WireResult = Object.freeze({ error: Object.freeze({ code: CODES.tooLarge, message: 'batch result over the message limit' }) });
 
@@ -32,7 +28,7 @@ export class Dispatcher {
     this.batches = own(def.batch);
     this.streams = own(def.streams);
     this.#maxMessageBytes = maxMessageBytes;
-    this.maxPayload = Math.max(0, maxMessageBytes - RESULT_MARGIN);
+    this.maxPayload = Math.max(0, maxMessageBytes - FRAME_OVERHEAD);
     // A UTF-16 unit is at most 3 UTF-8 bytes: an error always fits well inside a message.
     this.#maxErrorChars = Math.max(64, Math.min(4096, Math.floor(this.maxPayload / 8)));
   }
