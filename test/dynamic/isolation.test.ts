@@ -1,5 +1,5 @@
 // The isolation switch: a native plugin run in a subprocess by the isolation
-// runner (dist/src/isolate/runner.js, built by `npm test`'s tsc), called over
+// runner (dist/src/isolate/runner.js, built by test/setup/build-typescript.ts), called over
 // the dynamic protocol. Same file, same results; a crash kills only the runner.
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';

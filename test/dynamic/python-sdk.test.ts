@@ -31,6 +31,7 @@ import {
   type WireFrame,
   type WireResult,
 } from '../../src/protocol/services.js';
+import { waitFor } from '../support/wait-for.js';
 
 const require = createRequire(import.meta.url);
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -297,12 +298,18 @@ describe('Python SDK: textstats-py over the protocol', () => {
     expect(kinds).toEqual({ statsBytes: METHOD_KIND.UNARY, echo: METHOD_KIND.UNARY, upper: METHOD_KIND.STREAM });
 
     // StreamStdio: opened, kept open, nothing sent.
-    const stdio = client(StdioClient, p.target).StreamStdio({}) as grpc.ClientReadableStream<unknown>;
+    const stdioClient = client(StdioClient, p.target);
+    const stdio = stdioClient.StreamStdio({}) as grpc.ClientReadableStream<unknown>;
+    const opened = new Promise((resolve) => stdio.once('metadata', resolve));
     const events: string[] = [];
     stdio.on('data', () => events.push('data'));
     stdio.on('end', () => events.push('end'));
     stdio.on('error', (err: grpc.ServiceError) => events.push(`error ${err.code}`));
-    await new Promise((r) => setTimeout(r, 300));
+    // Its handler has run (it sends its headers first); then later round trips on the same
+    // connection: an end or a message sent as the stream opened would have come before them.
+    await opened;
+    const sameConnection = new HealthClient(p.target, grpc.credentials.createInsecure(), { channelOverride: stdioClient.getChannel() }) as unknown as AnyClient;
+    for (let i = 0; i < 2; i++) expect(await unary<{ status: number }>(sameConnection, 'Check', { service: 'plugin' })).toMatchObject({ status: SERVING_STATUS.SERVING });
     expect(events).toEqual([]);
     stdio.cancel();
     expect(p.child.exitCode).toBeNull();
@@ -509,7 +516,11 @@ describe('Python SDK: textstats-py over the protocol', () => {
 
   it('does not take EOF on a stdin that is not a pipe (e.g. /dev/null) for the host going away', async () => {
     const p = await start(textstatsPy, { stdin: 'ignore' });
-    await new Promise((r) => setTimeout(r, 700));
+    // A twin on a pipe whose stdin is closed once it is up: when it has exited on that EOF, a
+    // watcher of /dev/null (EOF at once, started earlier) would have ended this one too.
+    const twin = await start(textstatsPy);
+    twin.child.stdin.end();
+    expect(await waitForExit(twin, 3000)).toEqual({ code: 0, signal: null });
     expect(p.child.exitCode).toBeNull();
     const health = client(HealthClient, p.target);
     expect(await unary<{ status: number }>(health, 'Check', { service: 'plugin' })).toMatchObject({ status: SERVING_STATUS.SERVING });
@@ -518,39 +529,39 @@ describe('Python SDK: textstats-py over the protocol', () => {
   it('exits when the parent process is gone (re-parented, or a watched pid that exits)', async () => {
     // Started through a shell that exits: the plugin is re-parented.
     const script =
-      `exec 3<&0; PLUGHOST_PARENT_PID=$$ "$0" "$1" <&3 3<&- & echo $! >&2; sleep 0.3`;
+      `exec 3<&0; PLUGHOST_PARENT_PID=$$ "$0" "$1" <&3 3<&- & echo $! >&2; exec sleep 60`;
     const viaShell = spawnPlugin(textstatsPy, { command: ['/bin/sh', '-c', script, python, textstatsPy] });
     const { stderr } = collect(viaShell.child);
     const line = await new Promise<string>((resolve) => readline.createInterface({ input: viaShell.child.stdout }).once('line', resolve));
     expect(line).toMatch(/^1\|1\|unix\|/);
     const pid = Number(stderr().split('\n')[0]);
     expect(pid).toBeGreaterThan(1);
+    viaShell.child.kill('SIGKILL'); // the shell, now `sleep`, goes away once the plugin is up
     await waitForPidGone(pid, 4000);
 
     // A PLUGHOST_PARENT_PID that is not our parent: watched as a pid.
-    const sleeper = spawn('sleep', ['0.3']);
+    const sleeper = spawn('sleep', ['60']);
     const p = await start(textstatsPy, { env: { [ENV.parentPid]: String(sleeper.pid) } });
+    sleeper.kill('SIGKILL'); // the watched pid goes away once the plugin is up
     expect(await waitForExit(p, 4000)).toEqual({ code: 0, signal: null });
   });
 });
 
 async function waitForPidGone(pid: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    let alive: boolean;
+  const gone = (): boolean => {
     try {
       process.kill(pid, 0);
       // A zombie nobody reaped yet has exited too.
-      alive = !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     } catch {
-      alive = false;
+      return true;
     }
-    if (!alive) return;
-    if (Date.now() > deadline) {
-      process.kill(pid, 'SIGKILL');
-      throw new Error(`pid ${pid} still running after ${ms} ms`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  };
+  try {
+    await waitFor(gone, { timeoutMs: ms, what: `pid ${pid} to exit`, intervalMs: 20 });
+  } catch (err) {
+    process.kill(pid, 'SIGKILL');
+    throw err;
   }
 }
 
@@ -565,8 +576,11 @@ describe('Python SDK: edge cases (test/fixtures/dynamic/python/edge_plugin.py)',
     ch.write({ id: 1, cancel: { reason: 'PLUGHOST_DEADLINE_EXCEEDED' } });
     // The id is free again at once.
     ch.write({ id: 1, call: { method: 'sleep', payload: bytes('200') } });
-    const reused = await ch.until(1, (fs) => fs.length >= 1);
-    await new Promise((r) => setTimeout(r, 300));
+    // Until the reused call's own result, 200 ms on: a result of the cancelled call would have come
+    // before it. Then a later reply on the channel, so that nothing more is on its way either.
+    const reused = await ch.until(1, (fs) => fs.some((f) => text(f.result?.payload) === 'slept'));
+    ch.write({ id: 4, call: { method: 'config', payload: bytes('') } });
+    await ch.result(4);
     expect(reused.map((f) => text(f.result?.payload))).toEqual(['slept']);
     ch.write({ id: 3, call: { method: 'cancelled', payload: bytes('') } });
     expect(text((await ch.result(3)).payload)).toBe('1');
@@ -576,7 +590,12 @@ describe('Python SDK: edge cases (test/fixtures/dynamic/python/edge_plugin.py)',
     await ch.until(5, (fs) => fs.length >= 2);
     ch.write({ id: 5, cancel: { reason: 'PLUGHOST_CALL_ABORTED' } });
     const atCancel = ch.frames.get(5)!.length;
-    await new Promise((r) => setTimeout(r, 300));
+    // Until the stream's handler has seen the cancel (two calls have now), then a later reply on the channel.
+    await waitFor(async () => text((await unary<WireResult>(plugin, 'Call', { method: 'cancelled', payload: bytes('') })).payload) === '2', {
+      what: 'the forever stream to see its cancel',
+    });
+    ch.write({ id: 7, call: { method: 'config', payload: bytes('') } });
+    await ch.result(7);
     const after = ch.frames.get(5)!;
     expect(after.length - atCancel).toBeLessThanOrEqual(1);
     expect(after.every((f) => f.kind === 'data')).toBe(true);
@@ -609,7 +628,9 @@ describe('Python SDK: edge cases (test/fixtures/dynamic/python/edge_plugin.py)',
     ch.write({ id: 2, open: { method: 'forever' } });
     await ch.until(2, (fs) => fs.length >= 1);
     ch.stream.cancel();
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(async () => text((await unary<WireResult>(plugin, 'Call', { method: 'cancelled', payload: bytes('') })).payload) === '2', {
+      what: 'both calls of the cancelled Channel to see the cancel',
+    });
     const other = openChannel(plugin);
     other.write({ id: 1, call: { method: 'cancelled', payload: bytes('') } });
     expect(text((await other.result(1)).payload)).toBe('2');
@@ -793,19 +814,16 @@ describe('go-plugin-style Python fixture (kv_plugin.py)', () => {
     expect(p.fields[5]).toBe('');
     expect(path.basename(p.fields[3]!)).toMatch(/^plugin\d+$/);
 
-    const ready = await (async () => {
-      for (let i = 0; i < 50; i++) {
-        const entry = p
+    const ready = await waitFor(
+      () =>
+        p
           .stderr()
           .split('\n')
-          .filter((l) => l.startsWith('{'))
+          .filter((l) => l.startsWith('{') && l.endsWith('}'))
           .map((l) => JSON.parse(l) as Record<string, unknown>)
-          .find((e) => e['@message'] === 'kv ready');
-        if (entry) return entry;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return undefined;
-    })();
+          .find((e) => e['@message'] === 'kv ready'),
+      { what: 'the "kv ready" hclog line on stderr' },
+    );
     expect(ready).toMatchObject({ '@level': 'info', '@message': 'kv ready', keys: 0 });
     expect(String(ready!['@timestamp'])).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/);
 

@@ -1,7 +1,7 @@
 // The TypeScript SDK through the example plugin (plugins-dynamic/textstats-ts),
 // as a host sees it: a real subprocess, the handshake on its stdout, raw
 // grpc-js clients on its Unix socket. No host code, no mocks.
-// Needs `npx tsc -p tsconfig.json` first (npm test's pretest does it).
+// Runs dist/, built from src/ by vitest's globalSetup (test/setup/build-typescript.ts).
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,6 +23,7 @@ import {
   type WireFrame,
   type WireResult,
 } from '../../src/protocol/services.js';
+import { waitFor } from '../support/wait-for.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const pluginScript = path.join(root, 'dist/plugins-dynamic/textstats-ts/textstats.js');
@@ -39,7 +40,7 @@ interface NativeTextStats {
 let native: NativeTextStats;
 
 beforeAll(() => {
-  if (!fs.existsSync(pluginScript)) throw new Error(`${pluginScript} is missing: run \`npx tsc -p tsconfig.json\` first`);
+  if (!fs.existsSync(pluginScript)) throw new Error(`${pluginScript} is missing: test/setup/build-typescript.ts should have built it`);
   if (!fs.existsSync(nativePath)) {
     const cmakeJs = path.join(path.dirname(createRequire(import.meta.url).resolve('cmake-js/package.json')), 'bin/cmake-js');
     execFileSync(process.execPath, [cmakeJs, 'rebuild'], { cwd: nativeDir, stdio: 'pipe', timeout: 170_000 });
@@ -226,7 +227,6 @@ const isFinal = (f: WireFrame): boolean => f.result != null || f.batchResult != 
 
 const bytes = (s: string): Buffer => Buffer.from(s);
 const text = (b: Uint8Array | undefined): string => Buffer.from(b ?? []).toString();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------
 // Texts for statsBytes.
@@ -279,7 +279,10 @@ describe('start-up', () => {
     expect(path.dirname(address)).toBe(started.socketDir);
     expect(fs.statSync(address).isSocket()).toBe(true);
     expect(fs.statSync(address).mode & 0o777).toBe(0o600);
-    await sleep(50);
+    // All it will ever print is in once it has exited (stdin closed) and its stdout has ended.
+    const stdoutEnded = new Promise((resolve) => started.child.stdout.once('end', resolve));
+    started.child.stdin.end();
+    await Promise.all([started.exited, stdoutEnded]);
     expect(stdout).toBe(`${line}\n`);
   });
 
@@ -305,7 +308,9 @@ describe('start-up', () => {
     stream.on('data', () => events.push('data'));
     stream.on('end', () => events.push('end'));
     stream.on('error', () => events.push('error'));
-    await sleep(150);
+    // Later round trips on the same connection: an end or a message sent as the stream opened would have come first.
+    const health = new constructors.health(`unix:${p.address}`, grpc.credentials.createInsecure(), { channelOverride: stdio.getChannel() }) as AnyClient;
+    for (let i = 0; i < 2; i++) expect(await unary(health, 'Check', { service: 'plugin' })).toMatchObject({ status: 1 });
     expect(events).toEqual([]);
     stream.cancel();
   });
@@ -473,15 +478,17 @@ describe('Channel', () => {
     const id = ch.id();
     ch.send({ id, open: { method: 'upper' } });
     ch.send({ id, data: bytes('first') });
-    await new Promise<void>((resolve) => {
-      const check = (): void => (ch.frames.get(id)?.length ? resolve() : void setTimeout(check, 5));
-      check();
-    });
+    await waitFor(() => ch.frames.get(id)?.length, { what: 'the first upper frame' });
     ch.send({ id, cancel: { reason: 'PLUGHOST_DEADLINE_EXCEEDED' } });
     ch.send({ id, data: bytes('second') });
     ch.send({ id, end: {} });
     expect(text((await ch.call('echo', bytes('still here'))).payload)).toBe('still here');
-    await sleep(100);
+    // A later stream on the same channel, run to its end: anything more for the cancelled one would have come by then.
+    const later = ch.id();
+    ch.send({ id: later, open: { method: 'upper' } });
+    ch.send({ id: later, data: bytes('later') });
+    ch.send({ id: later, end: {} });
+    await ch.final(later);
     expect(ch.frames.get(id)!.map((f) => text(f.data ?? undefined))).toEqual(['FIRST']);
     // Frames for unknown ids are ignored.
     ch.send({ id: 999_999, data: bytes('?') });
@@ -568,8 +575,7 @@ describe('lifetime', () => {
     try {
       expect(alive()).toBe(true);
       middle.kill('SIGKILL');
-      const until = Date.now() + 3000;
-      while (alive() && Date.now() < until) await sleep(20);
+      await waitFor(() => !alive(), { timeoutMs: 3000, what: `plugin pid ${pid} to exit once its parent is gone` });
       expect(alive()).toBe(false);
     } finally {
       if (alive()) process.kill(pid, 'SIGKILL');

@@ -40,7 +40,9 @@ describe('calls waiting in the host', () => {
     const controller = new AbortController();
     const byDeadline = rejection(plugin.call('echo', bytes('x'), { timeoutMs: 150 }));
     const bySignal = rejection(plugin.call('echo', bytes('y'), { signal: controller.signal }));
-    setTimeout(() => controller.abort(), 50);
+    // Aborted once both wait behind the hanging call, not before they got there.
+    await waitFor(() => plugin.inFlight === 3, 2000, 'the two calls to queue behind the hanging one');
+    controller.abort();
     expect((await bySignal).code).toBe('PLUGHOST_CALL_ABORTED');
     expect((await byDeadline).code).toBe('PLUGHOST_DEADLINE_EXCEEDED');
   });
@@ -85,10 +87,15 @@ describe('nothing outlives close()', () => {
   it('a reload during restart backoff leaves no second instance behind', async () => {
     const h = host();
     const plugin = await h.loadDynamic(fixturePlugin({}, { restart: { initialBackoffMs: 300 } }));
+    // A twin with the same backoff, crashed after the reload: its restart timer fires after the
+    // cancelled one would have (same delay, set later), so once the twin is back, ours had its chance.
+    const twin = await h.loadDynamic(fixturePlugin({}, { name: 'twin', restart: { initialBackoffMs: 300 } }));
     await rejection(plugin.call('crash', bytes('')));
     await plugin.reload();
     const [pid] = plugin.pids();
-    await new Promise((r) => setTimeout(r, 500)); // past the cancelled backoff
+    await rejection(twin.call('crash', bytes('')));
+    await waitFor(() => twin.stats().restarts === 1, 10_000, "the twin's restart, past the cancelled backoff");
+    await twin.call('echo', bytes('back'));
     expect(plugin.pids()).toEqual([pid]);
     await h.close();
     expect(alive(pid!)).toBe(false);

@@ -4,11 +4,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 import type { DynamicPluginOptions, LogFields, Logger, LogLevel } from '../../src/index.js';
+import { waitFor as waitUntil } from '../support/wait-for.js';
 
 export const root = path.resolve(import.meta.dirname, '../..');
 export const dist = (p: string): string => path.join(root, 'dist', p);
 
-/** The TypeScript fixture plugin (test/fixtures/dynamic/fixture-plugin.ts), built by `npm test`'s tsc. */
+/** The TypeScript fixture plugin (test/fixtures/dynamic/fixture-plugin.ts), built before the tests by test/setup/build-typescript.ts. */
 export function fixturePlugin(env: Record<string, string> = {}, extra: Partial<DynamicPluginOptions> = {}): DynamicPluginOptions {
   return {
     name: 'fixture',
@@ -48,12 +49,9 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** Polls `check` until it holds (test/support/wait-for.ts), failing after `timeoutMs` with `what`. */
 export async function waitFor(check: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitUntil(check, { timeoutMs, what });
 }
 
 export const bytes = (s: string): Uint8Array => Buffer.from(s);
