@@ -7,10 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { createHost, verifyNative } from '../src/index.js';
+import { createHost } from '../src/index.js';
+import { verifyNative } from '../src/tools.js';
 import { readManifest } from '../src/manifest/load.js';
 import { HostMetrics } from '../src/metrics/host-metrics.js';
-import { instrumentNative } from '../src/native/instrument.js';
+import { instrumentNative } from '../src/metrics/index.js';
 import { compare, formatNs, median, printTable, type Measurement } from './measure.js';
 
 type Crc32 = {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Prints the build ID that plugins and the host are stamped with.
 // One implementation, used by plughost.gypi (<!(node ...)), plughost.cmake and
-// the TypeScript build (src/build/build-id.ts) so they can never disagree.
+// the TypeScript build (src/release/build-id.ts) so they can never disagree.
 //
 // The release is the project's (the app, or a plugin package built on its
 // own), never plughost's: the project is the nearest package.json above the

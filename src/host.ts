@@ -7,12 +7,13 @@ import { loadNativeModule } from './native/load.js';
 import { createNativePlugin, type MethodTable, type NativePlugin } from './native/plugin.js';
 import { DynamicPlugin, type DynamicPluginOptions } from './dynamic/dynamic-plugin.js';
 import { toLogger, type LoggerLike } from './logger.js';
-import { expectedBy, resolveRelease } from './manifest/release.js';
+import { expectedBy, resolveRelease } from './release/release.js';
 import { HostMetrics } from './metrics/host-metrics.js';
-import { instrumentNative } from './native/instrument.js';
+import { instrumentNative } from './metrics/instrument-native.js';
 import type { DynamicPluginObserver } from './dynamic/dynamic-plugin.js';
 import type { Plugin } from './registry/plugin.js';
 import { Registry, type LoadOptions, type PluginListing } from './registry/registry.js';
+import { resolvePluginPackage, type PrebuildResolution, type ResolvePluginPackageOptions } from './prebuild/resolve.js';
 
 export interface HostOptions {
   /**
@@ -54,6 +55,17 @@ export interface LoadNativeOptions {
   readonly buildId?: string | null;
 }
 
+export interface LoadPackageOptions extends ResolvePluginPackageOptions {
+  /** Refuse the prebuild unless its SHA-256 (hex) equals this (what the app's manifest pins). */
+  readonly sha256?: string;
+}
+
+/** A plugin package's prebuild, loaded, and which file was picked and why. */
+export interface PackageLoad<M extends MethodTable = MethodTable> {
+  readonly plugin: NativePlugin<M>;
+  readonly resolution: PrebuildResolution;
+}
+
 export type LoadStatus = 'loaded' | 'cached' | 'refused' | 'failed';
 
 export interface LoadEvent {
@@ -77,6 +89,13 @@ export interface Host {
   readonly buildId: string;
   /** Verifies, then loads, a native plugin; the same file (by inode) always yields the same plugin. */
   loadNative<M extends MethodTable = MethodTable>(file: string, options?: LoadNativeOptions): NativePlugin<M>;
+  /**
+   * An installed plugin package's prebuild for this machine, through
+   * loadNative: every pre-load check but the build ID (a package is its own
+   * release; its plugin API and Node-API versions are checked), and the
+   * optional SHA-256 pin. docs/prebuilds.md.
+   */
+  loadPackage<M extends MethodTable = MethodTable>(packageName: string, options?: LoadPackageOptions): PackageLoad<M>;
   /** A plugin from the manifest by name, verified against every pin, loaded once (lazily). */
   load(name: string, options?: LoadOptions): Promise<Plugin>;
   /** Loads the named plugins now (default: all in the manifest), so first calls pay no start-up. */
@@ -214,6 +233,11 @@ export function createHost(options: HostOptions = {}): Host {
         });
         throw err;
       }
+    },
+    loadPackage<M extends MethodTable = MethodTable>(packageName: string, opts: LoadPackageOptions = {}): PackageLoad<M> {
+      const resolution = resolvePluginPackage(packageName, { paths: opts.paths, env: opts.env });
+      const plugin = host.loadNative<M>(resolution.file, { buildId: null, ...(opts.sha256 === undefined ? {} : { sha256: opts.sha256 }) });
+      return { plugin, resolution };
     },
     loadDynamic: (opts: DynamicPluginOptions) => startDynamic(opts, 'dynamic', true),
     plugins: () => [...byKey.values()],

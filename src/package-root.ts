@@ -19,3 +19,14 @@ export function packageRoot(): string {
     dir = parent;
   }
 }
+
+/** plughost's own version (its package.json). */
+export function plughostVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The benchmark runner, which exists in a plughost checkout (built), not in the npm package; null there. */
+export function benchmarkScript(): string | null {
+  const script = path.join(packageRoot(), 'dist', 'bench', 'main.js');
+  return fs.existsSync(script) ? script : null;
+}

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { BuildError } from '../errors.js';
-import { checkBuildId, resolveBuildId } from './build-id.js';
+import { checkBuildId, resolveBuildId } from '../release/build-id.js';
 import { findNodeHeaders, type NodeHeaders } from './node-headers.js';
 import { runTool } from './run-tool.js';
 import { readBuildSpecs, type BuildSpec, type Builder, type NativeBuildSpec } from './specs.js';

@@ -4,17 +4,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { checkBuildId, resolveBuildId } from '../build/build-id.js';
-import { buildPlugins } from '../build/build-plugins.js';
-import { readBuildSpecs, type Builder } from '../build/specs.js';
-import { resolveBuildTool } from '../build/tools.js';
-import { findNodeHeaders } from '../build/node-headers.js';
-import { runTool } from '../build/run-tool.js';
+import { checkBuildId, resolveBuildId } from '../release/build-id.js';
+import { buildPlugins } from './build-plugins.js';
+import { readBuildSpecs, type Builder } from './specs.js';
+import { resolveBuildTool } from './tools.js';
+import { findNodeHeaders } from './node-headers.js';
+import { runTool } from './run-tool.js';
 import { BuildError, PlughostUsageError } from '../errors.js';
 import type { NativeDescriptor } from '../native/descriptor.js';
 import { verifyNative } from '../native/inspect.js';
-import { describeTuple, resolvePrebuildDir, type PrebuildTuple } from './resolve.js';
-import { currentFacts, prebuildDirName, prebuildFileName } from './tags.js';
+import { describeTuple, resolvePrebuildDir, type PrebuildTuple } from '../prebuild/resolve.js';
+import { currentFacts } from '../platform/runtime.js';
+import { prebuildDirName, prebuildFileName } from '../prebuild/tags.js';
 
 export interface PrebuildOptions {
   /** The plugin package (a directory with package.json). */

@@ -9,7 +9,7 @@ import { silentLogger } from '../logger.js';
 import { launchCommand } from '../manifest/launch.js';
 import { parseManifest } from '../manifest/load.js';
 import { MANIFEST_FILE, type DynamicEntry, type Manifest, type PinnedFile, type PluginEntry } from '../manifest/schema.js';
-import { currentTarget } from '../manifest/target.js';
+import { currentTarget } from '../platform/target.js';
 import { formatApiVersion } from '../native/descriptor.js';
 import { inspectNative } from '../native/inspect.js';
 import { resolvePluginPackage } from '../prebuild/resolve.js';

@@ -8,7 +8,7 @@ import { execHelperPrebuild } from '../dynamic/exec-helper.js';
 import { PluginCompatibilityError, PluginFormatError, PluginIntegrityError, PlughostUsageError, type PlughostError } from '../errors.js';
 import { readManifest } from '../manifest/load.js';
 import { MANIFEST_FILE, type Manifest, type NativeEntry, type PluginEntry } from '../manifest/schema.js';
-import { currentTarget, type Target } from '../manifest/target.js';
+import { currentTarget, type Target } from '../platform/target.js';
 import { verifyManifest, type VerifyRow } from '../manifest/verify-entry.js';
 import { appProblems, installedVersion, readApp, type AppPackage } from './app.js';
 import { extractBundle } from './extract.js';
@@ -39,6 +39,18 @@ export interface DeployVerification {
   readonly ok: boolean;
   /** Removes the extracted copy of a bundle; a no-op for a directory. */
   cleanup(): void;
+}
+
+const BUNDLE_NAME = /\.(tar\.gz|tgz)$/i;
+
+/** A deploy (a directory, a manifest.json or a bundle) rather than one plugin file. */
+export function isDeployLocation(location: string): boolean {
+  if (BUNDLE_NAME.test(location) || path.basename(location) === MANIFEST_FILE) return true;
+  try {
+    return fs.statSync(location).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -1,11 +1,22 @@
 // How CLI commands report: aligned text for people, one JSON document for
 // tools, one line (never a stack) for anything that goes wrong.
-import fs from 'node:fs';
-import path from 'node:path';
+import { PlughostError, PlughostUsageError } from '../index.js';
+import { currentTarget, describeTarget, plughostVersion } from '../tools.js';
 
-import { PlughostError, PlughostUsageError } from '../errors.js';
-import { currentTarget, describeTarget } from '../manifest/target.js';
-import { packageRoot } from '../package-root.js';
+/** Left-aligned columns under a header row; the last column is not padded. */
+export function printColumns(header: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd() + '\n';
+  process.stdout.write(line(header));
+  for (const row of rows) process.stdout.write(line(row));
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
 
 export function printTable(rows: ReadonlyArray<readonly [string, string]>): void {
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -66,6 +77,5 @@ export function formatMs(ms: number): string {
 
 /** `plughost 0.1.0 (node v20.20.2, Node-API 9, linux-x64-glibc)`. */
 export function versionLine(): string {
-  const { version } = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
-  return `plughost ${version} (node ${process.version}, Node-API ${process.versions.napi}, ${describeTarget(currentTarget())})`;
+  return `plughost ${plughostVersion()} (node ${process.version}, Node-API ${process.versions.napi}, ${describeTarget(currentTarget())})`;
 }

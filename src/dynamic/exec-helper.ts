@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import type { Logger } from '../logger.js';
-import { currentLibc } from '../manifest/target.js';
+import { currentTarget, tupleDirName } from '../platform/target.js';
 import { packageRoot } from '../package-root.js';
 
 export interface ResourceLimits {
@@ -22,8 +22,8 @@ let cached: string | null | undefined;
 
 /** Where plughost ships the helper in its own npm tarball: prebuilds/<platform>-<arch>/plughost-exec[.<libc>]. */
 export function execHelperPrebuild(root: string = packageRoot()): string {
-  const libc = currentLibc();
-  return path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, `plughost-exec${libc ? `.${libc}` : ''}`);
+  const target = currentTarget();
+  return path.join(root, 'prebuilds', tupleDirName(target), `plughost-exec${target.libc ? `.${target.libc}` : ''}`);
 }
 
 /** $PLUGHOST_EXEC_HELPER ("none" disables it), else the prebuilt one, else the one built here. */

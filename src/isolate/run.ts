@@ -3,9 +3,11 @@
 // methods (one Uint8Array in, one Uint8Array out) over the dynamic protocol.
 // src/isolate/runner.ts is the executable entry that calls runIsolatedNative().
 import fs from 'node:fs';
+import path from 'node:path';
 
 import { PlughostError, PlughostUsageError } from '../errors.js';
-import { createHost } from '../host.js';
+import { loadNativeModule } from '../native/load.js';
+import { createNativePlugin } from '../native/plugin.js';
 import type { LogLevel, Logger } from '../logger.js';
 import type { NativePlugin } from '../native/plugin.js';
 import { PluginError, serve } from '../sdk/index.js';
@@ -100,7 +102,9 @@ export async function runIsolatedNative(argv: readonly string[], logger: Logger 
   }
   let plugin: NativePlugin;
   try {
-    plugin = createHost({ buildId, logger }).loadNative(file!, sha256 === undefined ? {} : { sha256 });
+    // The same checks as the host's loadNative, against the release the host sent.
+    const { module } = loadNativeModule(path.resolve(file!), { buildId: buildId!, buildIdOrigin: 'host', sha256 });
+    plugin = createNativePlugin(module);
   } catch (err) {
     return fail(ISOLATE_REFUSED_EXIT_STATUS, err);
   }

@@ -9,7 +9,7 @@ import { formatApiVersion, type NativeDescriptor } from '../native/descriptor.js
 import { verifyNative } from '../native/inspect.js';
 import { resolvePluginPackage } from '../prebuild/resolve.js';
 import type { DynamicEntry, Manifest, NativeEntry, PluginEntry } from './schema.js';
-import { currentTarget, describeTarget, type Target } from './target.js';
+import { currentTarget, describeTarget, type Target } from '../platform/target.js';
 import { sha256Hex } from '../util/sha256.js';
 
 export interface EntryCheck {

@@ -1,9 +1,9 @@
 // Opt-in timing of native calls. A native plugin's `methods` are its own N-API
 // functions and stay so (the host adds nothing to a call); instrumentNative
 // returns a separate table of wrappers that time each call and report it.
-import type { CallRecorder } from '../metrics/host-metrics.js';
-import { errorStatus } from '../metrics/status.js';
-import type { MethodTable, NativePlugin } from './plugin.js';
+import type { CallRecorder } from './host-metrics.js';
+import { errorStatus } from './status.js';
+import type { MethodTable, NativePlugin } from '../native/plugin.js';
 
 /**
  * Wrappers around each of the plugin's methods: each call is timed and

@@ -1,7 +1,7 @@
 // The plughost descriptor a native plugin carries in its ELF note / Mach-O
 // section. Byte layout: docs/native-descriptor.md and native/include/plughost.h.
 import { PluginFormatError } from '../errors.js';
-import type { BinaryNote } from './binary.js';
+import type { BinaryNote } from './binary-info.js';
 
 export const NOTE_OWNER = 'plughost';
 export const NOTE_TYPE_DESCRIPTOR = 0x50480001;

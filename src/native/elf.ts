@@ -9,9 +9,8 @@ import {
   noteAlignment,
   readNotes,
   toHex,
-  type BinaryInfo,
-  type BinaryNote,
-} from './binary.js';
+} from './byte-reader.js';
+import type { BinaryInfo, BinaryNote } from './binary-info.js';
 
 export const ELF_MAGIC = Uint8Array.of(0x7f, 0x45, 0x4c, 0x46);
 

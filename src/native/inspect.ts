@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PlughostError } from '../errors.js';
 import { identifyBinary, readBinary, selectSlice } from './binary.js';
 import { findDescriptorNote, parseDescriptor, type NativeDescriptor } from './descriptor.js';
-import { currentPlatform } from './platform.js';
+import { currentPlatform } from '../platform/plugin-format.js';
 import { checkPluginBytes, openPluginFile, type Expectations } from './verify.js';
 import { sha256Hex } from '../util/sha256.js';
 

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 
 import { PluginIntegrityError, PluginLoadError, PlughostError } from '../errors.js';
 import { checkPluginBytes, openPluginFile, type CheckedPlugin, type Expectations } from './verify.js';
+import { pathOfOpenFile } from '../platform/open-file-path.js';
 
 /** The name under which a plugin re-exports its descriptor (PLUGHOST_EXPORT_KEY in plughost.h). */
 export const DESCRIPTOR_EXPORT_KEY = '__plughost';
@@ -125,25 +126,6 @@ function dlopenVerified(fd: number, file: string, stat: fs.Stats, onMapped: () =
     });
   }
   return module.exports;
-}
-
-/**
- * A path that names exactly the open, verified file. On Linux that is the
- * descriptor itself; elsewhere the real path, after checking it still leads
- * to the same inode (a replacement in between is then refused).
- */
-function pathOfOpenFile(fd: number, file: string, stat: fs.Stats): string {
-  if (process.platform === 'linux' && fs.existsSync(`/proc/self/fd/${fd}`)) return `/proc/self/fd/${fd}`;
-  const real = fs.realpathSync(file);
-  const now = fs.statSync(real);
-  if (now.dev !== stat.dev || now.ino !== stat.ino) {
-    throw new PluginIntegrityError('PLUGHOST_CHECKSUM_MISMATCH', 'file was replaced while it was being verified', {
-      file,
-      expected: `inode ${stat.ino}`,
-      found: `inode ${now.ino}`,
-    });
-  }
-  return real;
 }
 
 function checkExportedDescriptor(exports: Record<string, unknown>, checked: CheckedPlugin): void {

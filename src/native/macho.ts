@@ -2,7 +2,8 @@
 // (fat) headers, per <mach-o/fat.h>. plughost.h puts the descriptor note in
 // the section __DATA,__plughost since Mach-O has no note segments.
 
-import { badFormat, ByteReader, hex32, readNotes, toHex, type BinaryInfo, type BinaryNote } from './binary.js';
+import type { BinaryInfo, BinaryNote } from './binary-info.js';
+import { badFormat, ByteReader, hex32, readNotes, toHex } from './byte-reader.js';
 
 const MH_MAGIC = 0xfeedface;
 const MH_CIGAM = 0xcefaedfe;

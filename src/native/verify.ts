@@ -13,7 +13,7 @@ import {
   type ApiVersion,
   type NativeDescriptor,
 } from './descriptor.js';
-import { currentPlatform, describePlatform, type TargetPlatform } from './platform.js';
+import { currentPlatform, describePlatform, type TargetPlatform } from '../platform/plugin-format.js';
 import { sha256Hex } from '../util/sha256.js';
 
 export interface Expectations {
@@ -124,7 +124,7 @@ export function checkPluginBytes(bytes: Uint8Array, file: string, expect: Expect
       hint:
         `Plugins built with an app are in lockstep with it: rebuild the plugin with the app (plughost build), ` +
         `or with PLUGHOST_BUILD_ID=${expect.buildId}; a plugin published as its own npm package loads by package ` +
-        '(loadPluginPackage, or "package" in the manifest)',
+        '(host.loadPackage, or "package" in the manifest)',
     });
   }
 

@@ -24,3 +24,8 @@ export function currentTarget(): Target {
 export function describeTarget(t: Target): string {
   return `${t.platform}-${t.arch}${t.libc ? `-${t.libc}` : ''}`;
 }
+
+/** `linux-x64`: how prebuilt files name the platform and arch they are for. */
+export function tupleDirName(t: Pick<Target, 'platform' | 'arch'> = currentTarget()): string {
+  return `${t.platform}-${t.arch}`;
+}

@@ -7,19 +7,18 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 import { PlughostError } from '../errors.js';
-import type { Libc } from '../manifest/target.js';
+import { currentFacts, type RuntimeFacts } from '../platform/runtime.js';
+import type { Libc } from '../platform/target.js';
 import { inspectNative } from '../native/inspect.js';
 import { packageRoot } from '../package-root.js';
 import {
   compareTags,
   compareTuples,
-  currentFacts,
   describeTags,
   parseTags,
   parseTuple,
   type PrebuildDirTuple,
   type PrebuildTags,
-  type RuntimeFacts,
 } from './tags.js';
 
 /** What a prebuild must fit. */

@@ -3,7 +3,8 @@
 // that plughost lays out also resolves with node-gyp-build, and the reverse.
 import { createRequire } from 'node:module';
 
-import { currentLibc, type Libc } from '../manifest/target.js';
+import type { RuntimeFacts } from '../platform/runtime.js';
+import { tupleDirName } from '../platform/target.js';
 import { PlughostUsageError } from '../errors.js';
 
 /** What node-gyp-build reads from a prebuild's file name. */
@@ -45,39 +46,9 @@ export const parseTuple = (name: string): PrebuildDirTuple | undefined => nodeGy
 export const compareTags = (runtime: string): ((a: PrebuildTags, b: PrebuildTags) => number) => nodeGypBuild().compareTags(runtime);
 export const compareTuples = (a: PrebuildDirTuple, b: PrebuildDirTuple): number => nodeGypBuild().compareTuples(a, b);
 
-/** The machine a prebuild must fit: the tuple, and the runtime facts tags may also name. */
-export interface RuntimeFacts {
-  readonly platform: NodeJS.Platform;
-  readonly arch: string;
-  readonly libc: Libc;
-  /** The highest Node-API version this Node supports. */
-  readonly napi: number;
-  readonly runtime: string;
-  /** process.versions.modules: what an `abi<N>` tag must equal (a non-Node-API build). */
-  readonly abi: string;
-  /** Major libuv version: what a `uv<N>` tag must equal. */
-  readonly uv: string;
-  /** ARM version ('8' on arm64): what an `armv<N>` tag must equal; '' elsewhere. */
-  readonly armv: string;
-}
-
-export function currentFacts(): RuntimeFacts {
-  const variables = (process.config?.variables ?? {}) as { arm_version?: string };
-  return {
-    platform: process.platform,
-    arch: process.arch,
-    libc: currentLibc(),
-    napi: Number(process.versions.napi ?? 0),
-    runtime: process.versions.electron ? 'electron' : process.versions.nw ? 'node-webkit' : 'node',
-    abi: process.versions.modules,
-    uv: (process.versions.uv ?? '').split('.')[0] ?? '',
-    armv: process.arch === 'arm64' ? '8' : process.arch === 'arm' ? String(variables.arm_version ?? '') : '',
-  };
-}
-
 /** `linux-x64`: the prebuilds/ directory for this platform and arch. */
 export function prebuildDirName(facts: Pick<RuntimeFacts, 'platform' | 'arch'>): string {
-  return `${facts.platform}-${facts.arch}`;
+  return tupleDirName(facts);
 }
 
 /** prebuildify writes `@scope/name` as `@scope+name`. */

@@ -5,9 +5,12 @@ import type { CallOptions } from '../dynamic/call-channel.js';
 import type { BatchItem, DynamicPlugin } from '../dynamic/dynamic-plugin.js';
 import type { NativePlugin } from '../native/plugin.js';
 
-export interface Plugin {
+interface PluginCore {
   readonly name: string;
+  /** What the file is: a compiled N-API plugin, or a program speaking the dynamic protocol. */
   readonly kind: 'native' | 'dynamic';
+  /** Where it runs: in this process, or in a supervised subprocess. Narrow on this for the extras. */
+  readonly runs: 'in-process' | 'subprocess';
   /** A native plugin running in a subprocess (crash-contained). */
   readonly isolated: boolean;
   readonly version: string;
@@ -16,14 +19,35 @@ export interface Plugin {
   call(method: string, payload: Uint8Array, options?: CallOptions): Promise<Uint8Array>;
   /** Many payloads; each item is its result or its PluginCallError. */
   batch(method: string, payloads: readonly Uint8Array[], options?: CallOptions): Promise<BatchItem[]>;
-  /** In-process native plugins only: the plugin's own N-API functions (no host code on the call). */
-  readonly native: NativePlugin | undefined;
-  /** Dynamic and isolated plugins: the supervised process pool (stream, configure, reload, stats). */
-  readonly dynamic: DynamicPlugin | undefined;
 }
 
+/** A native plugin loaded into this process. */
+export interface InProcessPlugin extends PluginCore {
+  readonly kind: 'native';
+  readonly runs: 'in-process';
+  readonly isolated: false;
+  /** The plugin's own N-API functions and its verified descriptor (no host code on a call). */
+  readonly native: NativePlugin;
+  readonly dynamic?: undefined;
+}
+
+/** A dynamic plugin, or an isolated native one: a supervised process pool. */
+export interface SubprocessPlugin extends PluginCore {
+  readonly runs: 'subprocess';
+  readonly native?: undefined;
+  /** The process pool: stream, configure, reload, stats, app services. */
+  readonly dynamic: DynamicPlugin;
+}
+
+/**
+ * One shape for every plugin, whatever path it runs on. `call` and `batch`
+ * work on all; `plugin.runs` says which extras it has:
+ * `if (plugin.runs === 'in-process') plugin.native.methods.add(...)`.
+ */
+export type Plugin = InProcessPlugin | SubprocessPlugin;
+
 /** `timed`: instrumented wrappers to call instead of the raw functions (the raw ones stay on `native`). */
-export function fromNative(plugin: NativePlugin, timed?: Readonly<Record<string, (...args: any[]) => any>>): Plugin {
+export function fromNative(plugin: NativePlugin, timed?: Readonly<Record<string, (...args: any[]) => any>>): InProcessPlugin {
   const invoke = (method: string, payload: Uint8Array): Uint8Array => {
     const fn = timed?.[method] ?? plugin.method(method);
     let out: unknown;
@@ -46,6 +70,7 @@ export function fromNative(plugin: NativePlugin, timed?: Readonly<Record<string,
   return {
     name: plugin.name,
     kind: 'native',
+    runs: 'in-process',
     isolated: false,
     version: plugin.version,
     methods: plugin.methodNames,
@@ -60,15 +85,15 @@ export function fromNative(plugin: NativePlugin, timed?: Readonly<Record<string,
         }
       }),
     native: plugin,
-    dynamic: undefined,
   };
 }
 
 /** `name`: the name it was loaded under (the manifest's), not the one the plugin reports. */
-export function fromDynamic(plugin: DynamicPlugin, isolated: boolean, name: string): Plugin {
+export function fromDynamic(plugin: DynamicPlugin, isolated: boolean, name: string): SubprocessPlugin {
   return {
     name,
     kind: isolated ? 'native' : 'dynamic',
+    runs: 'subprocess',
     isolated,
     get version() {
       return plugin.version;
@@ -78,7 +103,6 @@ export function fromDynamic(plugin: DynamicPlugin, isolated: boolean, name: stri
     },
     call: (method, payload, options) => plugin.call(method, payload, options),
     batch: (method, payloads, options) => plugin.batch(method, payloads, options),
-    native: undefined,
     dynamic: plugin,
   };
 }

@@ -4,7 +4,8 @@ import { performance } from 'node:perf_hooks';
 
 import { PluginIntegrityError, PlughostUsageError } from '../errors.js';
 import type { DynamicPlugin, DynamicPluginOptions } from '../dynamic/dynamic-plugin.js';
-import { isolatedNativeOptions } from '../isolate/index.js';
+import { isolatedNativeOptions } from '../isolate/options.js';
+import { summarizeEntry, type EntrySummary } from '../manifest/listing.js';
 import { launchCommand } from '../manifest/launch.js';
 import type { LoadedManifest } from '../manifest/load.js';
 import type { DynamicEntry, NativeEntry, PluginEntry, RunOptions } from '../manifest/schema.js';
@@ -28,13 +29,9 @@ export interface LoadOptions {
   readonly isolate?: boolean;
 }
 
-export interface PluginListing {
-  readonly name: string;
-  readonly kind: 'native' | 'dynamic';
-  readonly version: string;
-  readonly path: string;
+export interface PluginListing extends EntrySummary {
+  /** A native plugin the manifest runs in a subprocess. */
   readonly isolate: boolean;
-  readonly methods: readonly string[];
   readonly loaded: boolean;
 }
 
@@ -54,12 +51,8 @@ export class Registry {
 
   list(): PluginListing[] {
     return this.#source.manifest.plugins.map((e) => ({
-      name: e.name,
-      kind: e.kind,
-      version: e.version,
-      path: e.path ?? `npm:${e.kind === 'native' ? e.package : ''}`,
+      ...summarizeEntry(e),
       isolate: e.kind === 'native' && e.isolate === true,
-      methods: e.methods,
       loaded: [...this.#loading.keys()].some((k) => k.startsWith(`${e.name}\0`)),
     }));
   }

@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { checkBuildId, findProjectRoot, resolveBuildId } from '../build/build-id.js';
+import { checkBuildId, findProjectRoot, resolveBuildId } from './build-id.js';
 import { PluginCompatibilityError, PlughostUsageError } from '../errors.js';
-import { readManifest, type LoadedManifest } from './load.js';
-import { MANIFEST_FILE } from './schema.js';
+import { readManifest, type LoadedManifest } from '../manifest/load.js';
+import { MANIFEST_FILE } from '../manifest/schema.js';
 
 export interface Release {
   /** The build ID every plugin built in lockstep with this release carries. */

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { PlughostUsageError } from '../errors.js';
-import { findProjectRoot } from '../build/build-id.js';
+import { findProjectRoot } from '../release/build-id.js';
 import { packageRoot } from '../package-root.js';
 import type { ProjectFiles, TemplateContext } from './templates/common.js';
 import { dynamicPython } from './templates/dynamic-python.js';

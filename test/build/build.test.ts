@@ -7,7 +7,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { buildPlugins } from '../../src/build/build-plugins.js';
-import { createHost, inspectNative, PlughostError } from '../../src/index.js';
+import { createHost, PlughostError } from '../../src/index.js';
+import { inspectNative } from '../../src/tools.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/src/cli/main.js');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { currentTarget } from '../../src/manifest/target.js';
+import { currentTarget } from '../../src/platform/target.js';
 import { formatApiVersion } from '../../src/native/descriptor.js';
 import { inspectNative } from '../../src/native/inspect.js';
 

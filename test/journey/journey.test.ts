@@ -89,7 +89,7 @@ const host = createHost({ logger });
 const results = {};
 for (const { name } of host.list()) {
   const plugin = await host.load(name);
-  results[name] = plugin.native !== undefined
+  results[name] = plugin.runs === 'in-process'
     ? plugin.native.methods.hello(name)
     : Buffer.from(await plugin.call('hello', Buffer.from(name))).toString();
 }

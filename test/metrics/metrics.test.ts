@@ -8,7 +8,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createHost, silentLogger, type PlughostError } from '../../src/index.js';
 import { DynamicPlugin, type DynamicPluginObserver } from '../../src/dynamic/dynamic-plugin.js';
 import { CALL_DURATION_BUCKETS, HostMetrics } from '../../src/metrics/host-metrics.js';
-import { instrumentNative } from '../../src/native/instrument.js';
+import { instrumentNative } from '../../src/metrics/index.js';
 import { bytes, fixturePlugin, rejection, text, waitFor } from '../dynamic/support.js';
 
 interface Sample {

@@ -19,10 +19,10 @@ import { PlughostError } from '../../src/errors.js';
 import { identifyBinary, readBinary, selectSlice } from '../../src/native/binary.js';
 import { findDescriptorNote, HOST_API_VERSION, parseDescriptor } from '../../src/native/descriptor.js';
 import { inspectNative, verifyNative } from '../../src/native/inspect.js';
-import { currentPlatform, type TargetPlatform } from '../../src/native/platform.js';
+import { currentPlatform, type TargetPlatform } from '../../src/platform/plugin-format.js';
 import { checkPluginBytes, type Expectations } from '../../src/native/verify.js';
 import { NoPrebuildError, resolvePrebuildDir } from '../../src/prebuild/resolve.js';
-import { currentFacts, type RuntimeFacts } from '../../src/prebuild/tags.js';
+import { currentFacts, type RuntimeFacts } from '../../src/platform/runtime.js';
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

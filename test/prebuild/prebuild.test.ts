@@ -2,7 +2,7 @@
 // npm: `plughost prebuild` on a copy of test/fixtures/plugin-package, `npm pack`
 // of plughost and of the plugin package, `npm install --ignore-scripts` of both
 // into a fresh project with no compiler on PATH, and a script there that loads
-// the plugin through plughost's loadPluginPackage. Then a package whose only
+// the plugin through plughost's host.loadPackage. Then a package whose only
 // prebuilds are for other machines, and the override variable.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { resolveBuildId } from '../../src/build/build-id.js';
+import { resolveBuildId } from '../../src/release/build-id.js';
 import { execHelperPrebuild } from '../../src/dynamic/exec-helper.js';
-import { currentLibc } from '../../src/manifest/target.js';
+import { currentLibc } from '../../src/platform/target.js';
 import { inspectNative, verifyNative } from '../../src/native/inspect.js';
 import { NoPrebuildError, prebuildOverrideVariable, resolvePrebuildDir } from '../../src/prebuild/index.js';
 
@@ -64,7 +64,7 @@ function npmInstall(specs: string[]): { mode: string; r: SpawnSyncReturns<string
   return { mode: '--prefer-offline', r: npm([...base, '--prefer-offline'], app) };
 }
 
-/** Runs the app's script: createHost + loadPluginPackage, then a call; prints JSON. */
+/** Runs the app's script: createHost + host.loadPackage, then a call; prints JSON. */
 function loadInApp(env: NodeJS.ProcessEnv = {}): { status: number | null; out: Record<string, any>; raw: string } {
   // The app's release is not the package's: an independently published plugin loads in any host of its plugin API.
   const r = run([path.join(app, 'load.mjs'), APP_BUILD_ID], app, cleanEnv({ PATH: bin, ...env }));
@@ -86,7 +86,7 @@ function findOnPath(name: string): string {
 }
 
 beforeAll(() => {
-  expect(fs.existsSync(cli), 'run `npx tsc -p tsconfig.json` first (the CLI runs from dist/)').toBe(true);
+  expect(fs.existsSync(cli), 'the CLI runs from dist/, built by test/setup/build-typescript.ts').toBe(true);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-prebuild-'));
   pkgDir = path.join(tmp, 'pkg');
   fs.cpSync(fixture, pkgDir, { recursive: true });
@@ -105,10 +105,10 @@ beforeAll(() => {
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'prebuild-test-app', version: '1.0.0', private: true }) + '\n');
   fs.writeFileSync(
     path.join(app, 'load.mjs'),
-    `import { createHost, loadPluginPackage, silentLogger } from 'plughost';
+    `import { createHost, silentLogger } from 'plughost';
 const host = createHost({ buildId: process.argv[2], logger: silentLogger });
 try {
-  const { plugin, resolution } = loadPluginPackage(host, '${PKG}');
+  const { plugin, resolution } = host.loadPackage('${PKG}');
   console.log(JSON.stringify({ ok: true, file: plugin.file, name: plugin.name, result: plugin.methods.hello('npm'), resolution }));
 } catch (err) {
   console.log(JSON.stringify({ ok: false, code: err.code, message: err.message, tuple: err.tuple, candidates: err.candidates }));
@@ -242,7 +242,7 @@ describe('a plugin package from npm, installed with --ignore-scripts and no comp
     tarballs = { plughost: path.join(out, hostPack!.filename), plugin: path.join(out, pluginPack!.filename) };
   }, 60_000);
 
-  it('installs both tarballs with no compiler on PATH and loads the prebuild through loadPluginPackage', () => {
+  it('installs both tarballs with no compiler on PATH and loads the prebuild through host.loadPackage', () => {
     expect(fs.readdirSync(bin).sort()).toEqual(['node', 'npm']);
     const specs = [tarballs.plughost, tarballs.plugin];
     const { mode, r } = npmInstall(specs);

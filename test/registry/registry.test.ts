@@ -6,11 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 
-import { currentTarget } from '../../src/manifest/target.js';
+import { currentTarget } from '../../src/platform/target.js';
 import { manifestJsonSchemaText } from '../../src/manifest/json-schema.js';
-import { createHost, PluginCallError, type Host, type Manifest } from '../../src/index.js';
+import { createHost, PluginCallError, type Host } from '../../src/index.js';
+import type { Manifest } from '../../src/tools.js';
 import { capturingLogger, rejection, root, text } from '../dynamic/support.js';
 import { builtPlugins } from '../support/built.js';
+import { waitFor } from '../support/wait-for.js';
 
 const fx = inject('nativeFixtures');
 const target = currentTarget();
@@ -120,6 +122,13 @@ describe('loading by name', () => {
     const dynamic = await h.load('textstats-ts');
     const isolated = await h.load('textstats', { isolate: true });
     expect(isolated).toMatchObject({ kind: 'native', isolated: true });
+    // One shape; `runs` says which extras a plugin has, and TypeScript narrows on it.
+    expect([native.runs, dynamic.runs, isolated.runs]).toEqual(['in-process', 'subprocess', 'subprocess']);
+    for (const p of [native, dynamic, isolated]) {
+      if (p.runs === 'in-process') expect(p.native.methodNames).toEqual(p.methods);
+      else expect(p.dynamic.pids().length).toBe(1);
+    }
+    expect([native.native?.name, dynamic.native, isolated.native]).toEqual(['textstats', undefined, undefined]);
     const outputs = await Promise.all([native, dynamic, isolated].map((p) => p.call('statsBytes', input)));
     expect(new Set(outputs.map(text)).size).toBe(1);
     // Method errors are PluginCallError with the plugin's code on every path.
@@ -207,14 +216,15 @@ describe('pins hold after load', () => {
     expect(plugin.name).toBe('echo');
     fs.appendFileSync(entryFile, `import fs from 'node:fs'; fs.writeFileSync(${JSON.stringify(marker)}, 'tampered code ran');\n`);
     process.kill(plugin.dynamic!.pids()[0]!, 'SIGKILL');
-    const err = await rejection((async () => {
-      for (;;) {
-        await plugin.call('echo', Buffer.from('x')).catch((e: { code?: string }) => {
-          if (e.code === 'PLUGHOST_PLUGIN_UNAVAILABLE') throw e;
-        });
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })());
+    // A call waits for the restart; once the restart is refused, calls fail with PLUGHOST_PLUGIN_UNAVAILABLE.
+    const err = await waitFor(
+      () =>
+        plugin.call('echo', Buffer.from('x')).then(
+          () => undefined,
+          (e: Error & { code?: string; found?: string }) => (e.code === 'PLUGHOST_PLUGIN_UNAVAILABLE' ? e : undefined),
+        ),
+      { timeoutMs: 10_000, what: 'a call refused with PLUGHOST_PLUGIN_UNAVAILABLE after the restart was refused' },
+    );
     expect(err.code).toBe('PLUGHOST_PLUGIN_UNAVAILABLE');
     expect(err.found).toContain('sha256');
     expect(fs.existsSync(marker)).toBe(false);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-import { buildProject } from '../../build/build-project.js';
+import { buildProject } from '../../tools.js';
 import { formatMs, reportFailure } from '../output.js';
 
 export async function buildCommand(opts: { buildId?: string; dir?: string }): Promise<void> {

@@ -1,8 +1,7 @@
 import path from 'node:path';
 
-import { packBundle } from '../../bundle/pack.js';
-import { formatMs, printJson, reportFailure } from '../output.js';
-import { formatBytes } from './ls.js';
+import { packBundle } from '../../tools.js';
+import { formatBytes, formatMs, printJson, reportFailure } from '../output.js';
 
 export async function bundleCommand(opts: { out: string; dir?: string; host?: boolean; json?: boolean }): Promise<void> {
   const json = opts.json === true;

@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 
-import { PlughostUsageError } from '../../errors.js';
-import { createHost, type Host } from '../../host.js';
-import { createJsonLogger } from '../../logger.js';
+import { createHost, createJsonLogger, PlughostUsageError, type Host } from '../../index.js';
 import { formatMs, printJson, reportFailure } from '../output.js';
 
 export interface CallCommandOptions {

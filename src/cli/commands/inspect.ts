@@ -1,5 +1,4 @@
-import { inspectNative } from '../../native/inspect.js';
-import { currentPlatform } from '../../native/platform.js';
+import { currentPlatform, inspectNative } from '../../tools.js';
 import { errorJson, formatMs, printJson, printTable, reportFailure } from '../output.js';
 
 export function inspectCommand(file: string, opts: { json?: boolean }): void {

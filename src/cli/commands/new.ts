@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-import { scaffold, type ScaffoldKind, type ScaffoldLang } from '../../scaffold/index.js';
+import { scaffold, type ScaffoldKind, type ScaffoldLang } from '../../tools.js';
 import { formatMs, reportFailure } from '../output.js';
 
 export function newCommand(kind: ScaffoldKind, name: string, opts: { lang?: ScaffoldLang; dir?: string; plughost?: string }): void {

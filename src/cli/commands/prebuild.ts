@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-import { prebuildPackage } from '../../prebuild/prebuild.js';
+import { prebuildPackage } from '../../tools.js';
 import { formatMs, printJson, reportFailure } from '../output.js';
 
 export async function prebuildCommand(opts: { dir?: string; buildId?: string; json?: boolean }): Promise<void> {

@@ -1,12 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 
-import { expectedBy, resolveRelease } from '../../manifest/release.js';
-import { verifyDeploy } from '../../bundle/verify.js';
-import { MANIFEST_FILE } from '../../manifest/schema.js';
-import { verifyNative } from '../../native/inspect.js';
-import { formatMs, printJson, reportFailure } from '../output.js';
-import { printColumns } from './ls.js';
+import { isDeployLocation, verifyDeploy, verifyPluginFile } from '../../tools.js';
+import { formatMs, printColumns, printJson, reportFailure } from '../output.js';
 
 interface VerifyOptions {
   buildId?: string;
@@ -15,43 +10,29 @@ interface VerifyOptions {
   json?: boolean;
 }
 
-const BUNDLE_NAME = /\.(tar\.gz|tgz)$/i;
-
-/** A deploy (directory, manifest.json or bundle) rather than one plugin file. */
-function isDeploy(target: string): boolean {
-  if (BUNDLE_NAME.test(target) || path.basename(target) === MANIFEST_FILE) return true;
-  try {
-    return fs.statSync(target).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 export async function verifyCommand(target: string, opts: VerifyOptions): Promise<void> {
-  if (isDeploy(target)) await verifyDeployCommand(target, opts);
+  if (isDeployLocation(target)) await verifyDeployCommand(target, opts);
   else verifyFile(target, opts);
 }
 
-/** One native plugin file: every pre-load check against a build ID (and an optional pin). */
+/** One native plugin file: every pre-load check against the app's build ID (and an optional pin). */
 function verifyFile(file: string, opts: VerifyOptions): void {
   const started = performance.now();
-  let buildId: string | null = null;
   try {
-    // The app's release, as createHost() in this directory would expect it; none for a plugin package.
-    const release = opts.anyBuild ? null : resolveRelease({ buildId: opts.buildId });
-    buildId = release?.buildId ?? null;
-    const v = verifyNative(file, { buildId, buildIdOrigin: release === null ? undefined : expectedBy(release), sha256: opts.sha256 });
+    const v = verifyPluginFile(file, opts);
+    const buildId = v.expectedBuildId;
     const ms = performance.now() - started;
     if (opts.json) {
       printJson({ ok: true, file: v.file, buildId, sha256: v.sha256, descriptor: v.descriptor, ms });
-    } else {
-      process.stdout.write(
-        `ok: ${v.descriptor.name} ${v.descriptor.version} passes every pre-load check for ${buildId === null ? `any build (its own: ${v.descriptor.buildId})` : `build ${buildId}`} ` +
-          `(${v.arch}, Node-API ${v.descriptor.napiVersion}${opts.sha256 ? ', sha256 pinned' : ''}) in ${formatMs(ms)}\n`,
-      );
+      return;
     }
+    const against = buildId === null ? `any build (its own: ${v.descriptor.buildId})` : `build ${buildId}`;
+    process.stdout.write(
+      `ok: ${v.descriptor.name} ${v.descriptor.version} passes every pre-load check for ${against} ` +
+        `(${v.arch}, Node-API ${v.descriptor.napiVersion}${opts.sha256 ? ', sha256 pinned' : ''}) in ${formatMs(ms)}\n`,
+    );
   } catch (err) {
-    reportFailure(err, opts.json === true, { file, buildId });
+    reportFailure(err, opts.json === true, { file, buildId: opts.anyBuild ? null : (opts.buildId ?? null) });
   }
 }
 

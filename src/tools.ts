@@ -1,0 +1,33 @@
+// `plughost/tools`: the tooling a build, a CI job or a deploy script calls,
+// the same functions the CLI runs. The host itself is the root entry.
+export { buildProject } from './build/build-project.js';
+export type { BuildProjectOptions, BuildProjectResult } from './build/build-project.js';
+export { prebuildPackage } from './build/prebuild-package.js';
+export type { PrebuildOptions, PrebuildResult } from './build/prebuild-package.js';
+export { packBundle, verifyDeploy, isDeployLocation, extractBundle } from './bundle/index.js';
+export type { DeployVerification, PackOptions, PackResult, PackedGroup, VerifyDeployOptions } from './bundle/index.js';
+export { scaffold } from './scaffold/index.js';
+export type { PlughostDependency, ScaffoldKind, ScaffoldLang, ScaffoldOptions, ScaffoldResult } from './scaffold/index.js';
+export { inspectNative, verifyNative } from './native/inspect.js';
+export type { NativeInspection, NativeVerification } from './native/inspect.js';
+export { verifyPluginFile } from './release/verify-plugin-file.js';
+export type { PluginFileVerification, VerifyPluginFileOptions } from './release/verify-plugin-file.js';
+export { resolveBuildId } from './release/build-id.js';
+export { readManifest, parseManifest } from './manifest/load.js';
+export type { LoadedManifest } from './manifest/load.js';
+export { listManifest } from './manifest/listing.js';
+export type { ManifestListing } from './manifest/listing.js';
+export { verifyManifest } from './manifest/verify-entry.js';
+export type { VerifyRow } from './manifest/verify-entry.js';
+export type { Manifest, PluginEntry, NativeEntry, DynamicEntry, RunOptions, PinnedFile } from './manifest/schema.js';
+export { resolvePluginPackage, prebuildOverrideVariable, prebuildFileName } from './prebuild/index.js';
+export type { PrebuildCandidate, PrebuildResolution, PrebuildTuple, ResolvePluginPackageOptions } from './prebuild/index.js';
+export { isolatedNativeOptions } from './isolate/options.js';
+export type { IsolatedNativeOptions } from './isolate/options.js';
+export { currentTarget, describeTarget } from './platform/target.js';
+export type { Libc, Target } from './platform/target.js';
+export { currentPlatform } from './platform/plugin-format.js';
+export type { TargetPlatform } from './platform/plugin-format.js';
+export { plughostVersion, benchmarkScript } from './package-root.js';
+export { HOST_API_VERSION } from './native/descriptor.js';
+export { PLUGHOST_COOKIE } from './protocol/handshake.js';
