@@ -5,6 +5,7 @@ export type ErrorCode =
   // The file itself: plughost refuses it before reading any descriptor.
   | 'PLUGHOST_FILE_NOT_FOUND'
   | 'PLUGHOST_NOT_A_FILE'
+  | 'PLUGHOST_FILE_TOO_LARGE'
   | 'PLUGHOST_FILE_TRUNCATED'
   | 'PLUGHOST_BAD_FORMAT'
   | 'PLUGHOST_WRONG_PLATFORM'

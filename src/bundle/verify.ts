@@ -12,6 +12,7 @@ import { currentTarget, type Target } from '../platform/target.js';
 import { verifyManifest, type VerifyRow } from '../manifest/verify-entry.js';
 import { appProblems, installedVersion, readApp, type AppPackage } from './app.js';
 import { extractBundle } from './extract.js';
+import { kindOf, readRegularFile } from '../util/regular-file.js';
 import { sha256Hex } from '../util/sha256.js';
 
 export interface VerifyDeployOptions {
@@ -68,6 +69,9 @@ export async function verifyDeploy(location: string, options: VerifyDeployOption
   } catch (err) {
     throw new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', 'no such deploy directory or bundle', { file: absolute, cause: err });
   }
+  if (!stat.isFile() && !stat.isDirectory()) {
+    throw new PluginFormatError('PLUGHOST_NOT_A_FILE', 'not a deploy directory, manifest or bundle file', { file: absolute, expected: 'a directory or a regular file', found: kindOf(stat) });
+  }
   const bundle = stat.isFile() && path.basename(absolute) !== MANIFEST_FILE;
   let dir = stat.isDirectory() ? absolute : path.dirname(absolute);
   if (options.sha256 !== undefined && !bundle) {
@@ -84,7 +88,8 @@ export async function verifyDeploy(location: string, options: VerifyDeployOption
     fs.mkdirSync(dir, { mode: 0o700 });
     copy = path.join(tmp, 'bundle.tar.gz');
     progress(`reading ${path.basename(absolute)} (${(stat.size / 1024 / 1024).toFixed(1)} MiB)`);
-    const bytes = fs.readFileSync(absolute);
+    // Refused by type and size before it is read: a FIFO named x.tar.gz cannot hang the check.
+    const bytes = readRegularFile(absolute);
     fs.writeFileSync(copy, bytes, { mode: 0o600 });
     if (options.sha256 !== undefined) {
       const sha = sha256Hex(bytes);

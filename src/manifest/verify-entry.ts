@@ -10,6 +10,7 @@ import { verifyNative } from '../native/inspect.js';
 import { resolvePluginPackage } from '../prebuild/resolve.js';
 import type { DynamicEntry, Manifest, NativeEntry, PluginEntry } from './schema.js';
 import { currentTarget, describeTarget, type Target } from '../platform/target.js';
+import { readRegularFile } from '../util/regular-file.js';
 import { sha256Hex } from '../util/sha256.js';
 
 export interface EntryCheck {
@@ -137,9 +138,10 @@ export function verifyEntry(manifest: Manifest, entry: PluginEntry, dir: string,
 function checkPinnedFile(entry: DynamicEntry, file: string, pin: string, field: string): void {
   let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(file);
+    bytes = readRegularFile(file);
   } catch (err) {
-    throw new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', `plugin "${entry.name}": cannot read ${file}`, { file, cause: err });
+    const e = err as PlughostError;
+    throw new PluginFormatError(e.code, `plugin "${entry.name}": cannot read ${file}`, { file, expected: e.expected, found: e.found, cause: err });
   }
   const sha = sha256Hex(bytes);
   if (sha !== pin) {

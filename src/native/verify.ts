@@ -14,6 +14,7 @@ import {
   type NativeDescriptor,
 } from './descriptor.js';
 import { currentPlatform, describePlatform, type TargetPlatform } from '../platform/plugin-format.js';
+import { openRegularFile, type OpenedFile } from '../util/regular-file.js';
 import { sha256Hex } from '../util/sha256.js';
 
 export interface Expectations {
@@ -41,42 +42,11 @@ export interface CheckedPlugin {
   readonly size: number;
 }
 
-export interface OpenedFile {
-  readonly fd: number;
-  readonly stat: fs.Stats;
-  readonly bytes: Buffer;
-}
+export type { OpenedFile } from '../util/regular-file.js';
 
 /** Opens a plugin file and reads it whole, refusing anything but a regular file. The caller closes `fd`. */
 export function openPluginFile(file: string): OpenedFile {
-  let fd: number;
-  try {
-    // libuv opens with O_CLOEXEC already: plugin subprocesses never inherit it.
-    fd = fs.openSync(file, fs.constants.O_RDONLY);
-  } catch (err) {
-    throw fileOpenError(file, err);
-  }
-  try {
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) {
-      throw new PluginFormatError('PLUGHOST_NOT_A_FILE', 'not a regular file', {
-        file,
-        expected: 'a regular file',
-        found: stat.isDirectory() ? 'a directory' : 'a special file',
-      });
-    }
-    const bytes = Buffer.allocUnsafe(stat.size);
-    let read = 0;
-    while (read < stat.size) {
-      const n = fs.readSync(fd, bytes, read, stat.size - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return { fd, stat, bytes: bytes.subarray(0, read) };
-  } catch (err) {
-    fs.closeSync(fd);
-    throw err;
-  }
+  return openRegularFile(file);
 }
 
 /** Runs every pre-load check on the file's bytes; throws the first failure. */
@@ -184,10 +154,3 @@ function formatName(format: 'elf' | 'macho' | null): string {
   return format === 'elf' ? 'ELF' : format === 'macho' ? 'Mach-O' : 'no native plugin format';
 }
 
-function fileOpenError(file: string, err: unknown): PluginFormatError {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', 'no such file', { file, cause: err });
-  }
-  return new PluginFormatError('PLUGHOST_NOT_A_FILE', `cannot open: ${(err as Error).message}`, { file, cause: err });
-}
