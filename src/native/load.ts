@@ -1,13 +1,14 @@
-// Loads a verified native plugin: the file that was checked is the file that
-// is mapped, each file (by device+inode) is initialised at most once per
-// process, and the module's own descriptor must match the file's.
+// Loads a verified native plugin: the bytes that were checked are the bytes
+// that are mapped (a private copy of them), each file (by device+inode) is
+// initialised at most once per process, and the module's own descriptor must
+// match the file's.
 import fs from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 import { PluginIntegrityError, PluginLoadError, PlughostError } from '../errors.js';
 import { checkPluginBytes, openPluginFile, type CheckedPlugin, type Expectations } from './verify.js';
-import { pathOfOpenFile } from '../platform/open-file-path.js';
+import { sealedCopies } from '../platform/sealed-copy.js';
 
 /** The name under which a plugin re-exports its descriptor (PLUGHOST_EXPORT_KEY in plughost.h). */
 export const DESCRIPTOR_EXPORT_KEY = '__plughost';
@@ -68,7 +69,7 @@ export function loadNativeModule(file: string, expect: Expectations): LoadOutcom
     const verified = performance.now();
     let exports: Record<string, unknown>;
     try {
-      exports = dlopenVerified(opened.fd, file, opened.stat, () => {
+      exports = dlopenVerified(opened.bytes, file, () => {
         mapped = true;
       });
       checkExportedDescriptor(exports, checked);
@@ -88,18 +89,51 @@ export function loadNativeModule(file: string, expect: Expectations): LoadOutcom
     loadedByKey.set(key, module);
     return { module, cached: false };
   } finally {
-    // A mapped file keeps its descriptor open for the life of the process.
-    // glibc finds an already-loaded object by the *name* it was opened with
-    // before it compares inodes, so a closed and reused /proc/self/fd/N would
-    // resolve to the wrong plugin; an open descriptor also stops the inode
-    // number (our cache key) from being recycled for another file.
+    // A loaded file keeps its descriptor open for the life of the process: it
+    // stops the inode number (our cache key) from being recycled for another
+    // file. What the loader mapped is the private copy, not this file.
     if (!mapped) fs.closeSync(opened.fd);
   }
 }
 
-/** Loads the open file; `onMapped` runs once the loader has mapped it (even if its init then throws). */
-function dlopenVerified(fd: number, file: string, stat: fs.Stats, onMapped: () => void): Record<string, unknown> {
-  const target = pathOfOpenFile(fd, file, stat);
+// The loader could not map a copy's segments executable: its filesystem is
+// mounted noexec. Another directory may do; any other failure is final.
+const NOT_EXECUTABLE_HERE = /failed to map segment from shared object|operation not permitted/i;
+
+/**
+ * Loads a private copy of the verified bytes (platform/sealed-copy.ts), never
+ * the file by its path: a rewrite of the file after verification cannot change
+ * what runs. `onMapped` runs once the loader has mapped it (even if its init
+ * then throws).
+ */
+function dlopenVerified(bytes: Uint8Array, file: string, onMapped: () => void): Record<string, unknown> {
+  const tried: string[] = [];
+  for (const copy of sealedCopies(bytes, file)) {
+    try {
+      const exports = dlopenCopy(copy.path, file, () => {
+        copy.mapped();
+        onMapped();
+      });
+      return exports;
+    } catch (err) {
+      if (err instanceof PluginLoadError && err.code === 'PLUGHOST_DLOPEN_FAILED') {
+        copy.discard();
+        if (NOT_EXECUTABLE_HERE.test(err.message)) {
+          tried.push(`${copy.dir} (mounted noexec?)`);
+          continue;
+        }
+      }
+      throw err;
+    }
+  }
+  throw new PluginLoadError('PLUGHOST_DLOPEN_FAILED', 'no private copy of the verified plugin could be made and mapped', {
+    file,
+    found: tried.length > 0 ? `tried ${tried.join(', ')}` : 'no writable directory for the copy',
+    hint: 'Set PLUGHOST_LOAD_DIR to a directory this user can write, on a filesystem mounted with exec',
+  });
+}
+
+function dlopenCopy(target: string, file: string, onMapped: () => void): Record<string, unknown> {
   const { RTLD_NOW, RTLD_LOCAL } = os.constants.dlopen as Record<string, number | undefined>;
   // RTLD_NOW: an unresolved symbol fails here, not as a process exit at the first call.
   // RTLD_LOCAL (explicit: macOS defaults to global): the plugin's symbols stay its own.

@@ -85,3 +85,9 @@ function openError(file: string, err: unknown): PluginFormatError {
   }
   return new PluginFormatError('PLUGHOST_NOT_A_FILE', 'not a readable regular file', { file, expected: 'a regular file', found });
 }
+
+/** Writes all of `bytes` at the start of `fd`. */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  let written = 0;
+  while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written, written);
+}

@@ -1,0 +1,57 @@
+// macOS (and a Linux filesystem without O_TMPFILE): a named copy in a fresh
+// private directory (0700), read-only (0500), removed as soon as it is mapped.
+// Only this user can reach it, for the moment between write and dlopen.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { writeAll } from '../util/regular-file.js';
+
+export const PRIVATE_DIR_PREFIX = 'plughost-load-';
+
+export function privateNamedCopy(dir: string, bytes: Uint8Array, name: string): { fd: number; path: string; remove(): void } | undefined {
+  let home: string;
+  try {
+    // The pid in the name lets a later host sweep what a killed one left.
+    home = fs.mkdtempSync(path.join(dir, `${PRIVATE_DIR_PREFIX}${process.pid}-`));
+  } catch {
+    return undefined;
+  }
+  const file = path.join(home, name);
+  try {
+    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o500);
+    writeAll(fd, bytes);
+    return { fd, path: file, remove: () => fs.rmSync(home, { recursive: true, force: true }) };
+  } catch {
+    fs.rmSync(home, { recursive: true, force: true });
+    return undefined;
+  }
+}
+
+/** Removes private copies left by hosts that are gone (killed between write and dlopen). */
+export function sweepStaleCopies(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^plughost-load-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+    try {
+      const stat = fs.lstatSync(path.join(dir, name));
+      if (stat.isDirectory() && stat.uid === process.getuid?.()) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    } catch {
+      // Someone else's, or already gone.
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
