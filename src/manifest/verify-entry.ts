@@ -18,6 +18,8 @@ export interface EntryCheck {
   readonly file: string;
   /** Set for native plugins: what the file's descriptor says. */
   readonly descriptor: NativeDescriptor | null;
+  /** Set for dynamic plugins: the entry file's bytes that matched the pin (what an executable entry runs). */
+  readonly bytes?: Buffer;
 }
 
 export function entryFile(entry: PluginEntry, dir: string): string {
@@ -127,15 +129,15 @@ export function verifyEntry(manifest: Manifest, entry: PluginEntry, dir: string,
     return { plugin: entry.name, file, descriptor: d };
   }
 
-  checkPinnedFile(entry, file, entry.sha256, 'sha256');
+  const bytes = checkPinnedFile(entry, file, entry.sha256, 'sha256');
   for (const other of entry.files ?? []) {
     const otherFile = checkContained(entry, path.resolve(dir, other.path), dir);
     checkPinnedFile(entry, otherFile, other.sha256, `files: ${other.path}`);
   }
-  return { plugin: entry.name, file, descriptor: null };
+  return { plugin: entry.name, file, descriptor: null, bytes };
 }
 
-function checkPinnedFile(entry: DynamicEntry, file: string, pin: string, field: string): void {
+function checkPinnedFile(entry: DynamicEntry, file: string, pin: string, field: string): Buffer {
   let bytes: Buffer;
   try {
     bytes = readRegularFile(file);
@@ -152,6 +154,7 @@ function checkPinnedFile(entry: DynamicEntry, file: string, pin: string, field: 
       hint: 'The file changed after the manifest was written',
     });
   }
+  return bytes;
 }
 
 export interface VerifyRow {

@@ -6,6 +6,7 @@ import { PluginIntegrityError, PlughostUsageError } from '../errors.js';
 import type { DynamicPlugin, DynamicPluginOptions } from '../dynamic/dynamic-plugin.js';
 import { isolatedNativeOptions } from '../isolate/options.js';
 import { summarizeEntry, type EntrySummary } from '../manifest/listing.js';
+import { sealedExecutable } from '../platform/sealed-executable.js';
 import { launchCommand } from '../manifest/launch.js';
 import type { LoadedManifest } from '../manifest/load.js';
 import type { DynamicEntry, NativeEntry, PluginEntry, RunOptions } from '../manifest/schema.js';
@@ -106,14 +107,18 @@ export class Registry {
     let dynamic: DynamicPlugin;
     try {
       const options = entry.kind === 'native' ? this.#isolated(entry, file) : this.#dynamic(entry, file);
-      // Every restart re-checks the pinned file first: never run bytes that changed.
-      dynamic = await this.#loaders.loadDynamic({ ...options, beforeStart: () => void verifyEntry(manifest, entry, dir) }, entry.kind);
+      dynamic = await this.#loaders.loadDynamic(options, entry.kind);
     } catch (err) {
       this.#loaders.recordLoad(entry.name, entry.kind, 'failed', seconds());
       throw err;
     }
     const plugin = fromDynamic(dynamic, entry.kind === 'native', entry.name);
     try {
+      // An interpreter opens the files by path after they were checked: a
+      // file swapped in between is caught here, before the plugin gets a
+      // call. (An executable ran its private copy; a deploy that changed
+      // under the load is refused all the same.)
+      if (entry.kind === 'dynamic') verifyEntry(manifest, entry, dir);
       checkMethods(entry, plugin.methods, file);
     } catch (err) {
       this.#loaders.recordLoad(entry.name, entry.kind, 'refused', seconds());
@@ -125,13 +130,38 @@ export class Registry {
   }
 
   #isolated(entry: NativeEntry, file: string): DynamicPluginOptions {
-    return isolatedNativeOptions(file, { name: entry.name, buildId: entry.buildId, sha256: entry.sha256, ...runOptions(entry.options) });
+    const { manifest, dir } = this.#source;
+    return {
+      ...isolatedNativeOptions(file, { name: entry.name, buildId: entry.buildId, sha256: entry.sha256, ...runOptions(entry.options) }),
+      // Every restart re-checks the pins first (the runner then verifies the bytes it loads itself).
+      beforeStart: () => void verifyEntry(manifest, entry, dir),
+    };
   }
 
+  /**
+   * An executable entry (`{path}` is the program) starts from a private copy
+   * of the bytes that matched its pin, renewed before every start; an
+   * interpreted one (`node {path}`) is read by its interpreter by path, so
+   * its pins are checked before each start, and at load again once it is up.
+   */
   #dynamic(entry: DynamicEntry, file: string): DynamicPluginOptions {
+    const { manifest, dir } = this.#source;
     const options = runOptions(entry.options);
-    const { command, env } = launchCommand(entry.command, file, this.#source.dir, options.env);
-    return { name: entry.name, command, cwd: this.#source.dir, cookie: entry.cookie, ...options, ...(env ? { env } : {}) };
+    const executable = entry.command[0] === '{path}' ? sealedExecutable(file) : undefined;
+    const { command, env } = launchCommand(entry.command, file, dir, options.env);
+    const argv = executable === undefined ? command : [executable.path, ...command.slice(1)];
+    return {
+      name: entry.name,
+      command: argv,
+      cwd: dir,
+      cookie: entry.cookie,
+      ...options,
+      ...(env ? { env } : {}),
+      beforeStart: () => {
+        const checked = verifyEntry(manifest, entry, dir);
+        if (executable !== undefined && checked.bytes !== undefined) executable.write(checked.bytes);
+      },
+    };
   }
 }
 
