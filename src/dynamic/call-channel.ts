@@ -1,9 +1,12 @@
 // Many concurrent calls on one long-lived Channel stream, matched by frame id
 // (docs/protocol.md §3). Cheaper than a unary RPC per call, and the place
-// where deadlines, cancellation and the in-flight window are enforced.
+// where deadlines, cancellation, the in-flight window and streams' flow
+// control (credit each way, src/protocol/flow.ts) are enforced.
 import type * as grpc from '@grpc/grpc-js';
 
 import { PluginCallCancelledError, PlughostError, PlughostUsageError } from '../errors.js';
+import { asBytes } from '../protocol/bytes.js';
+import { FLOW_PROBE_METHOD, ReceiveWindow, SendCredit, STREAM_WINDOW_BYTES } from '../protocol/flow.js';
 import { BATCH_ITEM_OVERHEAD, FRAME_OVERHEAD } from '../protocol/limits.js';
 import type { WireFrame, WireResult } from '../protocol/services.js';
 import { callAborted, deadlineExceeded, pluginCallError } from './call-errors.js';
@@ -17,11 +20,21 @@ export interface CallOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-/** A STREAM method call: write messages, read the plugin's messages, end. */
+/**
+ * A STREAM method call: write messages, read the plugin's messages, end.
+ * Leaving `for await` over it early (break, return, throw) cancels the call.
+ */
 export interface DynamicStream extends AsyncIterable<Uint8Array> {
-  write(message: Uint8Array): void;
-  /** Ends the host's side; the plugin's side ends when it is done. */
-  end(): void;
+  /**
+   * Sends one message, in order after the earlier ones. Resolves `true` once
+   * it is sent, which waits for the plugin's credit (flow control) and for the
+   * connection to drain; `false` if the call was over first (the message was
+   * dropped; reading the stream tells why). Throws PLUGHOST_MESSAGE_TOO_LARGE
+   * at once for a message over the limit.
+   */
+  write(message: Uint8Array): Promise<boolean>;
+  /** Ends the host's side, after the messages written before; the plugin's side ends when it is done. */
+  end(): Promise<boolean>;
   cancel(reason?: string): void;
 }
 
@@ -35,6 +48,8 @@ interface Pending {
   timer?: NodeJS.Timeout | undefined;
   detach?: (() => void) | undefined;
   stream?: StreamInbox | undefined;
+  /** What the plugin lets the host send on a flow-controlled stream. */
+  credit?: SendCredit | undefined;
 }
 
 export class CallChannel {
@@ -46,6 +61,12 @@ export class CallChannel {
   readonly #queued: Pending[] = [];
   #nextId = 0;
   #broken: Error | undefined;
+  /** Writers waiting for the Channel stream to drain (gRPC transport backpressure). */
+  #drainWaiters: Array<() => void> = [];
+  /** Whether the plugin speaks flow control: undefined until its first frame with id 0 (src/protocol/flow.ts). */
+  #flow: boolean | undefined;
+  #learnFlow!: (flow: boolean) => void;
+  readonly #flowKnown = new Promise<boolean>((resolve) => (this.#learnFlow = resolve));
 
   constructor(
     conn: Connection,
@@ -56,9 +77,14 @@ export class CallChannel {
     this.#maxMessageBytes = options.maxMessageBytes;
     this.#stream = conn.plugin.Channel() as grpc.ClientDuplexStream<WireFrame, WireFrame>;
     this.#stream.on('data', (frame: WireFrame & { kind?: string }) => this.#receive(frame));
+    this.#stream.on('drain', () => this.#drained());
+    // The probe: every plugin answers it; one that speaks flow control sends its hello first.
+    this.#stream.write({ id: 0, call: { method: FLOW_PROBE_METHOD } });
     const broken = (err?: Error): void => {
       if (this.#broken !== undefined) return;
       this.#broken = err ?? new Error('channel ended');
+      this.#drained();
+      this.#peerFlow(false);
       options.onBroken(this.#broken);
     };
     this.#stream.on('error', broken);
@@ -80,48 +106,107 @@ export class CallChannel {
     for (const p of payloads) size += p.length + BATCH_ITEM_OVERHEAD;
     const tooLarge = this.#sizeError(method, size);
     if (tooLarge !== undefined) return Promise.reject(tooLarge);
-    return this.#start(method, options, (id) => this.#stream.write({ id, batch: { method, payloads: payloads as Uint8Array[] } })).promise as Promise<WireResult[]>;
+    const results = this.#start(method, options, (id) => this.#stream.write({ id, batch: { method, payloads: payloads as Uint8Array[] } }))
+      .promise as Promise<WireResult[]>;
+    return results.then((items) => {
+      for (const item of items) if (!item.error) item.payload = asBytes(item.payload);
+      return items;
+    });
   }
 
   openStream(method: string, options: CallOptions = {}): DynamicStream {
-    const inbox = new StreamInbox();
-    // Writes made while the call waits for a window slot go out once it has an id.
-    let early: Array<(id: number) => void> | null = [];
-    const { promise, pending } = this.#start(
+    // Flow control (docs/protocol.md): with a plugin that speaks it, the host
+    // sends once the plugin's first credit frame for the stream arrives.
+    const credit = new SendCredit(0);
+    let pending: Pending | undefined;
+    const live = (): boolean => pending !== undefined && pending.id !== 0 && this.#pending.get(pending.id) === pending;
+    const window = new ReceiveWindow(STREAM_WINDOW_BYTES, (bytes) => {
+      if (live() && this.#broken === undefined) this.#stream.write({ id: pending!.id, credit: { bytes } });
+    });
+    const cancel = (reason: string): void => {
+      if (pending !== undefined) this.#abandon(pending, new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', reason));
+    };
+    const inbox = new StreamInbox({
+      consumed: (length) => {
+        if (this.#flow === true) window.consumed(length);
+      },
+      abandoned: () => cancel('the caller stopped reading the stream'),
+    });
+    // Writes wait for the call to leave the window queue (it then has an id), and go out in order.
+    let started!: (ok: boolean) => void;
+    const opened = new Promise<boolean>((resolve) => (started = resolve));
+    let tail: Promise<boolean> = Promise.resolve(true);
+    const call = this.#start(
       method,
       options,
       (id) => {
-        this.#stream.write({ id, open: { method } });
-        for (const op of early ?? []) op(id);
-        early = null;
+        this.#stream.write({ id, open: { method, window: STREAM_WINDOW_BYTES } });
+        started(true);
       },
       inbox,
+      credit,
     );
-    promise.then(
-      () => inbox.finish(),
-      (err: Error) => inbox.finish(err),
+    pending = call.pending;
+    const over = (err?: Error): void => {
+      started(false);
+      credit.close();
+      inbox.finish(err);
+    };
+    call.promise.then(
+      () => over(),
+      (err: Error) => over(err),
     );
-    const whenOpen = (op: (id: number) => void): void => {
-      if (early !== null) early.push(op);
-      else if (pending !== undefined && this.#pending.get(pending.id) === pending) op(pending.id);
+    const enqueue = (send: () => Promise<boolean>): Promise<boolean> => {
+      const next = tail.then(async () => ((await opened) && live() ? send() : false));
+      tail = next;
+      return next;
     };
     return {
       write: (message) => {
         const tooLarge = this.#sizeError(method, message.length);
         if (tooLarge !== undefined) throw tooLarge;
-        whenOpen((id) => this.#stream.write({ id, data: message }));
+        return enqueue(async () => {
+          const flow = this.#flow ?? (await this.#flowKnown);
+          if (flow) {
+            const waiting = credit.ready();
+            if (waiting !== undefined) await waiting;
+            if (credit.closed) return false;
+            credit.take(message.length);
+          }
+          if (!live()) return false;
+          return this.#send({ id: pending!.id, data: message });
+        });
       },
-      end: () => whenOpen((id) => this.#stream.write({ id, end: {} })),
-      cancel: (reason = 'cancelled by the host') => {
-        if (pending !== undefined) this.#abandon(pending, new PluginCallCancelledError('PLUGHOST_CALL_ABORTED', reason));
-      },
+      end: () => enqueue(() => this.#send({ id: pending!.id, end: {} })),
+      cancel: (reason = 'cancelled by the host') => cancel(reason),
       [Symbol.asyncIterator]: () => inbox.iterator(),
     };
+  }
+
+  /** Writes a frame; resolves true once the Channel stream can take more (false if it broke meanwhile). */
+  #send(frame: WireFrame): Promise<boolean> {
+    if (this.#broken !== undefined) return Promise.resolve(false);
+    if (this.#stream.write(frame)) return Promise.resolve(true);
+    return new Promise((resolve) => this.#drainWaiters.push(() => resolve(this.#broken === undefined)));
+  }
+
+  #peerFlow(flow: boolean): void {
+    if (this.#flow !== undefined) return;
+    this.#flow = flow;
+    this.#learnFlow(flow);
+  }
+
+  #drained(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** Rejects every call in flight (the plugin died or the connection broke). */
   failAll(err: Error): void {
     this.#broken ??= err;
+    this.#drained();
+    this.#peerFlow(false);
     const all = [...this.#pending.values(), ...this.#queued.splice(0)];
     this.#pending.clear();
     for (const pending of all) {
@@ -156,6 +241,7 @@ export class CallChannel {
     options: CallOptions,
     send: (id: number) => void,
     stream?: StreamInbox,
+    credit?: SendCredit,
   ): { promise: Promise<unknown>; pending: Pending | undefined } {
     if (this.#broken !== undefined) return { promise: Promise.reject(this.#broken), pending: undefined };
     if (options.signal?.aborted) return { promise: Promise.reject(callAborted(options.signal)), pending: undefined };
@@ -167,6 +253,7 @@ export class CallChannel {
         resolve,
         reject,
         stream,
+        credit,
         begin: () => {
           if (this.#broken !== undefined) {
             this.#disarm(entry);
@@ -237,6 +324,11 @@ export class CallChannel {
 
   #receive(frame: WireFrame & { kind?: string }): void {
     const id = frame.id ?? 0;
+    if (id === 0) {
+      // The plugin's hello (credit) or its answer to the probe (result), whichever comes first.
+      this.#peerFlow(frame.kind === 'credit');
+      return;
+    }
     const pending = this.#pending.get(id);
     if (pending === undefined) return; // cancelled or unknown: ignore (protocol rule)
     switch (frame.kind) {
@@ -245,7 +337,7 @@ export class CallChannel {
         this.#settle(pending);
         const result = frame.result!;
         if (result.error) pending.reject(pluginCallError(this.#plugin, pending.method, result.error));
-        else pending.resolve(result.payload);
+        else pending.resolve(asBytes(result.payload));
         return;
       }
       case 'batchResult':
@@ -254,7 +346,10 @@ export class CallChannel {
         pending.resolve(frame.batchResult!.results ?? []);
         return;
       case 'data':
-        pending.stream?.push(frame.data!);
+        pending.stream?.push(asBytes(frame.data));
+        return;
+      case 'credit':
+        pending.credit?.grant(frame.credit!.bytes ?? 0);
         return;
       case 'end': {
         this.#pending.delete(id);

@@ -2,6 +2,7 @@
 // the event loop are sent as one batch frame, up to `maxBatch` per frame.
 // Calls with a deadline or a signal bypass it (they need their own frame to be
 // cancelled on their own).
+import { asBytes } from '../protocol/bytes.js';
 import { BATCH_ITEM_OVERHEAD } from '../protocol/limits.js';
 import type { WireResult } from '../protocol/services.js';
 import { pluginCallError, transportError } from './call-errors.js';
@@ -83,7 +84,7 @@ export class MicroBatcher {
           } else if (r.error) {
             waiters[i]!.reject(pluginCallError(this.#plugin, method, r.error));
           } else {
-            waiters[i]!.resolve(r.payload ?? new Uint8Array(0));
+            waiters[i]!.resolve(asBytes(r.payload));
           }
         }
       },

@@ -156,7 +156,8 @@ export const PROTOCOL_DESCRIPTOR = {
                     "open",
                     "data",
                     "end",
-                    "cancel"
+                    "cancel",
+                    "credit"
                   ]
                 }
               },
@@ -197,6 +198,10 @@ export const PROTOCOL_DESCRIPTOR = {
                 "cancel": {
                   "type": "Cancel",
                   "id": 9
+                },
+                "credit": {
+                  "type": "Credit",
+                  "id": 10
                 }
               }
             },
@@ -205,6 +210,10 @@ export const PROTOCOL_DESCRIPTOR = {
                 "method": {
                   "type": "string",
                   "id": 1
+                },
+                "window": {
+                  "type": "uint32",
+                  "id": 2
                 }
               }
             },
@@ -220,6 +229,14 @@ export const PROTOCOL_DESCRIPTOR = {
               "fields": {
                 "reason": {
                   "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "Credit": {
+              "fields": {
+                "bytes": {
+                  "type": "uint32",
                   "id": 1
                 }
               }

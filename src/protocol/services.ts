@@ -67,10 +67,11 @@ export interface WireFrame {
   result?: WireResult | null;
   batch?: WireBatchRequest | null;
   batchResult?: WireBatchResponse | null;
-  open?: { method?: string } | null;
+  open?: { method?: string; window?: number } | null;
   data?: Uint8Array | null;
   end?: { error?: WireError | null } | null;
   cancel?: { reason?: string } | null;
+  credit?: { bytes?: number } | null;
 }
 export interface WireMethodInfo {
   name?: string;

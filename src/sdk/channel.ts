@@ -4,30 +4,40 @@
 // only calls still running after it are tracked, so `cancel` can reach them.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 
+import { asBytes } from '../protocol/bytes.js';
+import { ReceiveWindow, SendCredit, STREAM_WINDOW_BYTES } from '../protocol/flow.js';
 import type { WireBatchRequest, WireCallRequest, WireFrame, WireResult } from '../protocol/services.js';
 import { CallCtx } from './context.js';
 import type { Dispatcher } from './dispatcher.js';
 import { MessageQueue } from './message-queue.js';
 import type { StreamHandler } from './types.js';
 
-type Frame = WireFrame & { open?: { method?: string } | null };
+type Frame = WireFrame;
 
 /** A missing (empty) bytes field decodes as the prototype default, which is not a Uint8Array. */
-const EMPTY = new Uint8Array(0);
-const bytesOf = (value: unknown): Uint8Array => (value instanceof Uint8Array ? value : EMPTY);
+const bytesOf = asBytes;
 
-/** A STREAM call in progress. */
+/**
+ * A STREAM call in progress. With flow control (the host's `open` carried a
+ * window) the plugin sends only what the host granted (`credit`) and grants
+ * the host's messages back as the method takes them from `input`.
+ */
 class StreamCall {
   readonly ctx: CallCtx;
-  readonly input = new MessageQueue();
+  readonly input: MessageQueue;
+  readonly credit: SendCredit | undefined;
 
-  constructor(method: string) {
+  constructor(method: string, window: number, grant: (bytes: number) => void) {
     this.ctx = new CallCtx(method);
+    this.credit = window > 0 ? new SendCredit(window) : undefined;
+    const receive = window > 0 ? new ReceiveWindow(STREAM_WINDOW_BYTES, grant) : undefined;
+    this.input = new MessageQueue(receive === undefined ? undefined : (length) => receive.consumed(length));
   }
 
   cancel(why: string): void {
     this.ctx.cancel(why);
     this.input.abandon();
+    this.credit?.close();
   }
 }
 
@@ -39,12 +49,20 @@ export class ChannelSession {
   readonly #open = new Map<number, OpenCall>();
   readonly #onClosed: (session: ChannelSession) => void;
   #closed = false;
+  /** Whether this plugin speaks flow control (it sent the hello); if not, a window in `open` is ignored, as older SDKs did. */
+  readonly #flow: boolean;
+  /** Stream outputs waiting for the Channel stream to drain (gRPC transport backpressure). */
+  #drainWaiters: Array<() => void> = [];
 
-  constructor(stream: ServerDuplexStream<WireFrame, WireFrame>, dispatcher: Dispatcher, onClosed: (session: ChannelSession) => void) {
+  constructor(stream: ServerDuplexStream<WireFrame, WireFrame>, dispatcher: Dispatcher, onClosed: (session: ChannelSession) => void, flow = true) {
     this.#stream = stream;
     this.#dispatcher = dispatcher;
     this.#onClosed = onClosed;
+    this.#flow = flow;
+    // The hello: the first frame says this plugin speaks flow control (src/protocol/flow.ts).
+    if (flow) this.#write({ id: 0, credit: { bytes: STREAM_WINDOW_BYTES } });
     stream.on('data', (frame: Frame) => this.#receive(frame));
+    stream.on('drain', () => this.#drained());
     // The host ended or dropped the stream: every call on it is over.
     stream.on('end', () => this.close('the host ended the channel'));
     stream.on('cancelled', () => this.close('the channel was cancelled'));
@@ -57,6 +75,7 @@ export class ChannelSession {
     this.#closed = true;
     for (const call of this.#open.values()) call.cancel(why);
     this.#open.clear();
+    this.#drained();
     try {
       this.#stream.end();
     } catch {
@@ -72,7 +91,8 @@ export class ChannelSession {
     if (frame.call != null) this.#call(id, frame.call);
     else if (frame.batch != null) this.#batch(id, frame.batch);
     else if (frame.cancel != null) this.#cancel(id, frame.cancel.reason);
-    else if (frame.open != null) this.#openStream(id, frame.open.method ?? '');
+    else if (frame.open != null) this.#openStream(id, frame.open.method ?? '', this.#flow ? (frame.open.window ?? 0) : 0);
+    else if (frame.credit != null) this.#credit(id, frame.credit.bytes ?? 0);
     else if (frame.end != null) this.#endInput(id);
     else if (Object.hasOwn(frame, 'data')) this.#data(id, bytesOf(frame.data));
   }
@@ -96,7 +116,7 @@ export class ChannelSession {
   #batch(id: number, req: WireBatchRequest): void {
     if (this.#open.has(id)) return;
     const ctx = new CallCtx(req.method ?? '');
-    const payloads = req.payloads ?? [];
+    const payloads = (req.payloads ?? []).map(bytesOf);
     const results = this.#dispatcher.batch(ctx.method, payloads, ctx);
     if (!(results instanceof Promise)) {
       this.#write({ id, batchResult: { results } });
@@ -117,7 +137,7 @@ export class ChannelSession {
     call.cancel(reason ? `cancelled by the host (${reason})` : 'cancelled by the host');
   }
 
-  #openStream(id: number, method: string): void {
+  #openStream(id: number, method: string, window: number): void {
     if (this.#open.has(id)) return;
     const handler = this.#dispatcher.streams.get(method);
     if (handler === undefined) {
@@ -125,9 +145,18 @@ export class ChannelSession {
       this.#write({ id, end: { error: this.#dispatcher.unknownMethod(method, kind).error } });
       return;
     }
-    const call = new StreamCall(method);
+    const call = new StreamCall(method, window, (bytes) => {
+      if (this.#open.get(id) === call) this.#write({ id, credit: { bytes } });
+    });
     this.#open.set(id, call);
+    // The host spoke flow control: tell it how much it may send.
+    if (call.credit !== undefined) this.#write({ id, credit: { bytes: STREAM_WINDOW_BYTES } });
     void this.#runStream(id, call, handler);
+  }
+
+  #credit(id: number, bytes: number): void {
+    const call = this.#open.get(id);
+    if (call instanceof StreamCall) call.credit?.grant(bytes);
   }
 
   #data(id: number, message: Uint8Array): void {
@@ -151,7 +180,7 @@ export class ChannelSession {
           error = out.error;
           break;
         }
-        this.#write({ id, data: out.payload! });
+        if (!(await this.#send(id, call, out.payload!))) break;
       }
     } catch (err) {
       error = d.failure(err).error;
@@ -160,6 +189,33 @@ export class ChannelSession {
     this.#open.delete(id);
     call.input.abandon();
     this.#write({ id, end: error ? { error } : {} });
+  }
+
+  /** Sends one message of a stream once the host has granted credit and the stream can take it; false if the call is over. */
+  async #send(id: number, call: StreamCall, payload: Uint8Array): Promise<boolean> {
+    const credit = call.credit;
+    if (credit !== undefined) {
+      const waiting = credit.ready();
+      if (waiting !== undefined) await waiting;
+      if (this.#open.get(id) !== call) return false;
+      credit.take(payload.length);
+    }
+    if (this.#closed) return false;
+    let ok: boolean;
+    try {
+      ok = this.#stream.write({ id, data: payload });
+    } catch {
+      this.close('writing to the channel failed');
+      return false;
+    }
+    if (!ok) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    return this.#open.get(id) === call;
+  }
+
+  #drained(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   #write(frame: WireFrame): void {

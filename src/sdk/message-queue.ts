@@ -1,18 +1,26 @@
 // The input of a STREAM method: the host's `data` frames as an async iterable.
-// One consumer; unbounded (the host's window bounds what is in flight).
+// One consumer. With flow control the host sends only what the plugin granted,
+// and `consumed` grants a message back once the method has taken it, so the
+// queue holds at most one window plus one message.
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 export class MessageQueue implements AsyncIterableIterator<Uint8Array> {
   readonly #items: Uint8Array[] = [];
+  readonly #consumed: ((length: number) => void) | undefined;
   #ended = false;
   #waiter: ((result: IteratorResult<Uint8Array, undefined>) => void) | undefined;
+
+  constructor(consumed?: (length: number) => void) {
+    this.#consumed = consumed;
+  }
 
   push(message: Uint8Array): void {
     if (this.#ended) return;
     const waiter = this.#waiter;
     if (waiter !== undefined) {
       this.#waiter = undefined;
+      this.#consumed?.(message.length);
       waiter({ value: message, done: false });
     } else {
       this.#items.push(message);
@@ -36,7 +44,10 @@ export class MessageQueue implements AsyncIterableIterator<Uint8Array> {
 
   next(): Promise<IteratorResult<Uint8Array, undefined>> {
     const item = this.#items.shift();
-    if (item !== undefined) return Promise.resolve({ value: item, done: false });
+    if (item !== undefined) {
+      this.#consumed?.(item.length);
+      return Promise.resolve({ value: item, done: false });
+    }
     if (this.#ended) return Promise.resolve(DONE);
     return new Promise((resolve) => (this.#waiter = resolve));
   }

@@ -13,6 +13,7 @@ import {
   type WireFrame,
   type WireResult,
 } from '../protocol/services.js';
+import { asBytes } from '../protocol/bytes.js';
 import { ChannelSession } from './channel.js';
 import { CallCtx } from './context.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -107,7 +108,7 @@ function contextFor(call: grpc.ServerUnaryCall<unknown, unknown>, method: string
   return ctx;
 }
 
-const payloadOf = (value: unknown): Uint8Array => (value instanceof Uint8Array ? value : new Uint8Array(0));
+const payloadOf = asBytes;
 
 export function pluginService(def: PluginDefinition, dispatcher: Dispatcher, open: OpenStreams): grpc.UntypedServiceImplementation {
   const described = describeResponse(def, dispatcher);
@@ -125,13 +126,13 @@ export function pluginService(def: PluginDefinition, dispatcher: Dispatcher, ope
 
     Batch: ((call, callback) => {
       const method = call.request.method ?? '';
-      const results = dispatcher.batch(method, call.request.payloads ?? [], contextFor(call, method));
+      const results = dispatcher.batch(method, (call.request.payloads ?? []).map(asBytes), contextFor(call, method));
       if (results instanceof Promise) void results.then((r) => callback(null, { results: r }));
       else callback(null, { results });
     }) as Unary<WireBatchRequest, { results: WireResult[] }>,
 
     Channel: ((stream: grpc.ServerDuplexStream<WireFrame, WireFrame>) => {
-      open.channel(new ChannelSession(stream, dispatcher, (session) => open.channelClosed(session)));
+      open.channel(new ChannelSession(stream, dispatcher, (session) => open.channelClosed(session), def.advertise?.flow !== false));
     }) as grpc.handleBidiStreamingCall<WireFrame, WireFrame>,
 
     Configure: ((call, callback) => {

@@ -36,9 +36,10 @@ export interface PluginDefinition {
   cookie?: { key: string; value: string };
   /**
    * Optional features to advertise (default: all). Without `channel` the host
-   * makes one unary Call RPC per call; without `batch` it never batches.
+   * makes one unary Call RPC per call; without `batch` it never batches;
+   * with `flow: false` streams have no flow control (as before plughost had it).
    */
-  advertise?: { channel?: boolean; batch?: boolean };
+  advertise?: { channel?: boolean; batch?: boolean; flow?: boolean };
 }
 
 /** A plugin that is serving. */

@@ -5,6 +5,12 @@ batches run on a shared thread pool, each STREAM call on its own thread.
 Finished frames go into one queue that the gRPC handler thread drains into
 the response stream, so results go out in whatever order calls finish.
 
+Flow control (docs/protocol.md, "Flow control"): when the host's `open`
+carries a window, a STREAM call's output waits for the host's credit (so the
+response queue holds at most a window per stream) and the plugin grants the
+host's messages back as the method takes them from its input iterator (so
+the inbox holds at most a window plus one message).
+
 The table of open calls is keyed by frame id. A call leaves it when its last
 frame is queued or when the host cancels it; anything a call produces after
 that is dropped, so a cancelled call sends nothing more and an id the host
@@ -18,6 +24,11 @@ from . import _wire
 from ._plugin import Context, as_bytes
 
 _EOF = object()
+
+# The window the plugin grants the host per stream, and each message's cost
+# beyond its length: the same numbers as src/protocol/flow.ts.
+STREAM_WINDOW_BYTES = 4 * 1024 * 1024
+STREAM_MESSAGE_OVERHEAD = 64
 
 
 class Pool:
@@ -55,23 +66,71 @@ class Pool:
             release()
 
 
-class _Call:
-    __slots__ = ("id", "ctx", "inbox")
+class _Credit:
+    """What the host lets a stream send: send while above zero, subtract each message's cost."""
 
-    def __init__(self, frame_id, method, stream):
+    __slots__ = ("_available", "_cond", "closed")
+
+    def __init__(self, initial):
+        self._available = initial
+        self._cond = threading.Condition(threading.Lock())
+        self.closed = False
+
+    def grant(self, n):
+        with self._cond:
+            self._available += n
+            self._cond.notify_all()
+
+    def take(self, length):
+        """Waits for credit; False if the call ended first."""
+        with self._cond:
+            while self._available <= 0 and not self.closed:
+                self._cond.wait()
+            if self.closed:
+                return False
+            self._available -= length + STREAM_MESSAGE_OVERHEAD
+            return True
+
+    def close(self):
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+class _Call:
+    __slots__ = ("id", "ctx", "inbox", "credit")
+
+    def __init__(self, frame_id, method, stream, window=0):
         self.id = frame_id
         self.ctx = Context(method)
         # A STREAM call's incoming messages, ended by _EOF.
         self.inbox = queue.SimpleQueue() if stream else None
+        # Set when the host speaks flow control (its open carried a window).
+        self.credit = _Credit(window) if stream and window else None
+
+    def over(self):
+        self.ctx.cancelled.set()
+        if self.inbox is not None:
+            self.inbox.put(_EOF)
+        if self.credit is not None:
+            self.credit.close()
 
 
-def _messages(inbox):
+def _messages(inbox, grant=None):
+    """The host's messages; with flow control each is granted back once taken."""
     get = inbox.get
+    owed = 0
+    threshold = STREAM_WINDOW_BYTES // 4
     while True:
         item = get()
         if item is _EOF:
             inbox.put(_EOF)  # stays ended for anyone else reading
             return
+        if grant is not None:
+            owed += len(item) + STREAM_MESSAGE_OVERHEAD
+            if owed >= threshold:
+                grant(owed)
+                owed = 0
         yield item
 
 
@@ -95,6 +154,8 @@ class Channel:
     def run(self, requests):
         if self.over:
             return
+        # The hello: the first frame says this plugin speaks flow control.
+        yield _wire.encode_frame_credit(0, STREAM_WINDOW_BYTES)
         threading.Thread(target=self._read, args=(requests,), name="plughost-channel", daemon=True).start()
         get = self.out.get
         while True:
@@ -131,7 +192,7 @@ class Channel:
                     if call is not None:
                         self.pool.submit(self._run_batch, call, b)
                 elif kind == _wire.FRAME_OPEN:
-                    call = self._open(frame_id, a, True)
+                    call = self._open(frame_id, a, True, b or 0)
                     if call is None:
                         continue
                     if a in plugin.streams:
@@ -146,6 +207,10 @@ class Channel:
                         call.inbox.put(_EOF)
                 elif kind == _wire.FRAME_CANCEL:
                     self._cancel(frame_id)
+                elif kind == _wire.FRAME_CREDIT:
+                    call = self.calls.get(frame_id)
+                    if call is not None and call.credit is not None:
+                        call.credit.grant(a)
                 # Anything else (result frames, no kind) is not for us: ignored.
         except Exception:  # noqa: B902 - grpc.RpcError: the RPC ended
             pass
@@ -154,11 +219,14 @@ class Channel:
             # channel is over (docs/protocol.md), as in the TypeScript SDK.
             self._terminated()
 
-    def _open(self, frame_id, method, stream):
+    def _open(self, frame_id, method, stream, window=0):
         with self.lock:
             if self.over or frame_id in self.calls:
                 return None  # a duplicate id breaks the protocol: ignore it
-            call = self.calls[frame_id] = _Call(frame_id, method, stream)
+            call = self.calls[frame_id] = _Call(frame_id, method, stream, window)
+            if call.credit is not None and method in self.plugin.streams:
+                # The host spoke flow control: tell it how much it may send.
+                self.out.put(_wire.encode_frame_credit(frame_id, STREAM_WINDOW_BYTES))
             return call
 
     def _cancel(self, frame_id):
@@ -166,9 +234,7 @@ class Channel:
             call = self.calls.pop(frame_id, None)
         if call is None:
             return
-        call.ctx.cancelled.set()
-        if call.inbox is not None:
-            call.inbox.put(_EOF)
+        call.over()
 
     def _terminated(self):
         """The channel is over: the host ended or cancelled it, or the plugin is exiting.
@@ -181,9 +247,7 @@ class Channel:
             self.calls.clear()
         self._untrack()
         for call in calls:
-            call.ctx.cancelled.set()
-            if call.inbox is not None:
-                call.inbox.put(_EOF)
+            call.over()
         self.out.put(None)
 
     # -- outgoing frames (any thread) ------------------------------------------
@@ -203,6 +267,8 @@ class Channel:
                 return
             del self.calls[call.id]
             self.out.put(frame)
+        if call.credit is not None:
+            call.credit.close()
 
     # -- running calls ---------------------------------------------------------
 
@@ -229,7 +295,14 @@ class Channel:
         ctx = call.ctx
         outputs = None
         try:
-            outputs = iter(plugin.streams[ctx.method](_messages(call.inbox), ctx))
+            grant = None
+            if call.credit is not None:
+                frame_id = call.id
+
+                def grant(n):
+                    self._send(call, _wire.encode_frame_credit(frame_id, n))
+
+            outputs = iter(plugin.streams[ctx.method](_messages(call.inbox, grant), ctx))
             for out in outputs:
                 if ctx.cancelled.is_set():
                     return
@@ -238,6 +311,8 @@ class Channel:
                 if len(frame) > plugin.max_message_bytes:
                     error = plugin.too_large("a stream message", len(data))
                     self._finish(call, _wire.encode_frame_end(call.id, error))
+                    return
+                if call.credit is not None and not call.credit.take(len(data)):
                     return
                 if not self._send(call, frame):
                     return

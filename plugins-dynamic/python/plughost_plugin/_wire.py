@@ -26,6 +26,7 @@ __all__ = [
     "encode_frame_batch_result",
     "encode_frame_data",
     "encode_frame_end",
+    "encode_frame_credit",
     "encode_result",
     "encode_batch_response",
     "encode_describe_response",
@@ -37,6 +38,7 @@ __all__ = [
     "FRAME_DATA",
     "FRAME_END",
     "FRAME_CANCEL",
+    "FRAME_CREDIT",
 ]
 
 
@@ -56,6 +58,7 @@ FRAME_OPEN = 6
 FRAME_DATA = 7
 FRAME_END = 8
 FRAME_CANCEL = 9
+FRAME_CREDIT = 10
 
 # ---------------------------------------------------------------------------
 # Primitives
@@ -165,6 +168,7 @@ _T5_LEN = b"\x2a"
 _T5_VARINT = b"\x28"
 _T7_LEN = b"\x3a"
 _T8_LEN = b"\x42"
+_T10_LEN = b"\x52"
 
 # ---------------------------------------------------------------------------
 # Decoding (messages the host sends)
@@ -176,8 +180,11 @@ def decode_frame(buf):
     kind is the field number of the oneof member (FRAME_*), or 0 if none:
       FRAME_CALL:   a = method (str), b = payload (bytes)
       FRAME_BATCH:  a = method (str), b = payloads (list of bytes)
-      FRAME_OPEN:   a = method (str)
+      FRAME_OPEN:   a = method (str), b = window (int: the bytes the host
+                    grants before any credit frame; None if absent or 0 =
+                    no flow control)
       FRAME_DATA:   a = message (bytes)
+      FRAME_CREDIT: a = bytes granted (int)
       FRAME_END, FRAME_CANCEL: no values (the host's end carries no error;
                     a cancel's reason is informational)
     Members the host never sends (result, batch_result) decode as kind 0.
@@ -188,7 +195,7 @@ def decode_frame(buf):
     for field, wt, value in _fields(buf):
         if field == 1 and wt == _VARINT:
             frame_id = value & 0xFFFFFFFF
-        elif wt == _LEN and 2 <= field <= 9:
+        elif wt == _LEN and 2 <= field <= 10:
             kind = field
             member = value
     if kind == FRAME_CALL:
@@ -198,7 +205,14 @@ def decode_frame(buf):
         method, payloads = decode_batch_request(member)
         return frame_id, kind, method, payloads
     if kind == FRAME_OPEN:
-        return frame_id, kind, _decode_string_field1(member), None
+        method, window = _decode_stream_open(member)
+        return frame_id, kind, method, window or None
+    if kind == FRAME_CREDIT:
+        granted = 0
+        for field, wt, value in _fields(member):
+            if field == 1 and wt == _VARINT:
+                granted = value & 0xFFFFFFFF
+        return frame_id, kind, granted, None
     if kind == FRAME_DATA:
         return frame_id, kind, member, None
     if kind in (FRAME_END, FRAME_CANCEL):
@@ -232,6 +246,18 @@ def decode_batch_request(buf):
             elif field == 2:
                 payloads.append(value)
     return method, payloads
+
+
+def _decode_stream_open(buf):
+    """plughost.v1.StreamOpen -> (method, window)."""
+    method = ""
+    window = 0
+    for field, wt, value in _fields(buf):
+        if field == 1 and wt == _LEN:
+            method = _str(value)
+        elif field == 2 and wt == _VARINT:
+            window = value & 0xFFFFFFFF
+    return method, window
 
 
 def _decode_string_field1(buf):
@@ -320,6 +346,12 @@ def encode_frame_end(frame_id, error=None):
     """A Frame ending the plugin's side of a stream; error = (code, message) if it failed."""
     inner = b"" if error is None else _len_field(_T1_LEN, _encode_error(*error))
     return _frame_head(frame_id) + _len_field(_T8_LEN, inner)
+
+
+def encode_frame_credit(frame_id, granted):
+    """A Frame granting the host `granted` more bytes of a stream's data (flow control)."""
+    inner = _T1_VARINT + _varint(granted) if granted else b""
+    return _frame_head(frame_id) + _len_field(_T10_LEN, inner)
 
 
 def encode_describe_response(name, version, methods, capabilities, protocol_version):

@@ -71,6 +71,17 @@ class Decoding(unittest.TestCase):
         # Members the plugin never receives decode as no kind.
         self.assertEqual(_wire.decode_frame(ld(3, b"")), (0, 0, None, None))
 
+    def test_flow_control_fields(self):
+        # StreamOpen.window (field 2) and Frame.credit (field 10, Credit.bytes = field 1).
+        opened = ld(1, b"echo") + key(2, 0) + _wire._varint(4 << 20)
+        self.assertEqual(_wire.decode_frame(key(1, 0) + b"\x03" + ld(6, opened)), (3, _wire.FRAME_OPEN, "echo", 4 << 20))
+        credit = key(1, 0) + _wire._varint(65600)
+        self.assertEqual(_wire.decode_frame(key(1, 0) + b"\x03" + ld(10, credit)), (3, _wire.FRAME_CREDIT, 65600, None))
+        self.assertEqual(_wire.decode_frame(ld(10, b"")), (0, _wire.FRAME_CREDIT, 0, None))
+        self.assertEqual(_wire.encode_frame_credit(3, 65600), key(1, 0) + b"\x03" + ld(10, credit))
+        # The hello: id 0 (left out), the window.
+        self.assertEqual(_wire.encode_frame_credit(0, 4 << 20), ld(10, key(1, 0) + _wire._varint(4 << 20)))
+
     def test_malformed(self):
         bad = [
             b"\x0a",  # key, no length
