@@ -1,5 +1,6 @@
-// Running plugins through plughost-exec (native/exec/): dies with the host,
-// kernel-enforced limits. Without it the host says which guarantees it lacks.
+// Running plugins through plughost-exec (native/exec/): nothing of a plugin
+// outlives it or the host, kernel-enforced limits, its socket directory goes
+// with it. Without it the host says which guarantees it lacks.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -48,9 +49,24 @@ export function stageExecHelperPrebuild(root: string): string | null {
   return target;
 }
 
-/** The argv that starts `command` under the helper, with these limits and a parent-death signal. */
-export function wrapCommand(helper: string, command: readonly string[], limits: ResourceLimits, parentPid: number): string[] {
-  const args = [helper, '--parent', String(parentPid)];
+/** The helper's control socket: stdio[3] of the helper (never passed on to the plugin). */
+export const CONTROL_FD = 3;
+
+/**
+ * The argv that starts `command` under the helper, with these limits. The
+ * helper reports the plugin's pid on CONTROL_FD and takes signal numbers
+ * there; it kills every descendant and removes `socketDir` when the plugin
+ * exits or the host dies (native/exec/plughost-exec.c).
+ */
+export function wrapCommand(
+  helper: string,
+  command: readonly string[],
+  limits: ResourceLimits,
+  parentPid: number,
+  extra: { readonly socketDir?: string } = {},
+): string[] {
+  const args = [helper, '--parent', String(parentPid), '--control', String(CONTROL_FD)];
+  if (extra.socketDir !== undefined) args.push('--socket-dir', extra.socketDir);
   if (limits.memoryBytes !== undefined) args.push('--as', String(Math.floor(limits.memoryBytes)));
   if (limits.cpuSeconds !== undefined) args.push('--cpu', String(Math.ceil(limits.cpuSeconds)));
   if (limits.openFiles !== undefined) args.push('--nofile', String(Math.floor(limits.openFiles)));
@@ -64,7 +80,9 @@ const warned = new Set<string>();
 export function warnWithoutHelper(logger: Logger, plugin: string, limits: ResourceLimits | undefined): void {
   if (warned.has(plugin)) return;
   warned.add(plugin);
-  const missing = ['the plugin is not killed with the host on SIGKILL (plughost SDK plugins still exit on their own; others, e.g. go-plugin plugins, are orphaned)'];
+  const missing = [
+    'the plugin is not killed with the host on SIGKILL (plughost SDK plugins still exit on their own; others, e.g. go-plugin plugins, are orphaned), and processes it starts (children, daemons) can outlive it',
+  ];
   if (limits !== undefined && Object.keys(limits).length > 0) missing.push(`resource limits ${JSON.stringify(limits)} are not enforced`);
   if (limits?.coreDumps !== true) missing.push('core dumps are not switched off');
   logger.log('warn', 'plughost-exec not found: running the plugin without its guarantees', {

@@ -15,13 +15,21 @@ export interface DynamicPluginOptions {
   /** argv of the plugin program, e.g. ['node', 'plugin.js'] or ['./kv-plugin']. */
   readonly command: readonly string[];
   readonly cwd?: string;
-  /** Extra environment variables for the plugin. */
+  /** Extra environment variables for the plugin, on top of what it may see of the host's. */
   readonly env?: Readonly<Record<string, string>>;
-  /** Pass the host's environment to the plugin (default true). */
+  /**
+   * How much of the host's environment the plugin sees. Default (undefined):
+   * only the minimal set a runtime needs to start (BASE_ENV in plugin-env.ts:
+   * PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ, TMPDIR, and Windows'
+   * SYSTEMROOT, WINDIR, COMSPEC, PATHEXT, TEMP, TMP, USERPROFILE) plus
+   * `envAllow`. true: all of it, secrets included (an explicit opt-in).
+   * false: none of it, not even the minimal set.
+   */
   readonly inheritEnv?: boolean;
   /**
-   * Only these host environment variables reach the plugin (an allow-list:
-   * secrets in the host's environment stay out). `env` is added on top.
+   * More host environment variables the plugin may see, by name (a trailing
+   * `*` matches a prefix: 'MYAPP_*'); the rest, e.g. secrets, stays out.
+   * `env` is added on top.
    */
   readonly envAllow?: readonly string[];
   /** Kernel-enforced limits, through plughost-exec (which also makes the plugin die with the host). */

@@ -2,23 +2,25 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import readline from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 
 import { PluginHandshakeError, PluginStartError } from '../errors.js';
 import { parsePluginLogLine, type Logger } from '../logger.js';
 import { ENV, type HandshakeLine } from '../protocol/handshake.js';
-import { findExecHelper, warnWithoutHelper, wrapCommand, type ResourceLimits } from './exec-helper.js';
+import { onBoundedLines, MAX_LINE_BYTES, truncateText } from './bounded-lines.js';
+import { CONTROL_FD, findExecHelper, warnWithoutHelper, wrapCommand, type ResourceLimits } from './exec-helper.js';
 import { looksLikeHandshake, parseHandshake } from './handshake.js';
+import { inheritedEnv } from './plugin-env.js';
+import { createSocketDir, removeSocketDir } from './socket-dir.js';
 
 export interface ProcessSpec {
   readonly name: string;
   /** argv: the program and its arguments. */
   readonly command: readonly string[];
   readonly cwd?: string | undefined;
-  /** Extra environment for the plugin (on top of the host's, unless `inheritEnv` is false). */
+  /** Extra environment for the plugin, on top of what it may see of the host's (plugin-env.ts). */
   readonly env?: Readonly<Record<string, string>> | undefined;
+  /** true: the host's whole environment; false: none of it; default: the minimal BASE_ENV plus envAllow. */
   readonly inheritEnv?: boolean | undefined;
   readonly cookie: { readonly key: string; readonly value: string };
   readonly appVersions: readonly number[];
@@ -27,7 +29,7 @@ export interface ProcessSpec {
   readonly logger: Logger;
   /** Kernel-enforced limits (through plughost-exec). */
   readonly limits?: ResourceLimits | undefined;
-  /** Host environment variables the plugin may see; undefined = all (unless inheritEnv is false). */
+  /** More host environment variables the plugin may see, by name (a trailing `*` is a prefix). */
   readonly envAllow?: readonly string[] | undefined;
 }
 
@@ -37,7 +39,9 @@ export interface ExitStatus {
 }
 
 export interface PluginProcess {
+  /** The process the host started: plughost-exec when there is one, which runs the plugin as its child. */
   readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  /** The plugin's own pid (the helper reports it). */
   readonly pid: number;
   readonly handshake: HandshakeLine;
   readonly socketDir: string;
@@ -53,16 +57,30 @@ export interface PluginProcess {
   cleanup(): void;
 }
 
-const STDERR_TAIL_LINES = 20;
+// What the host keeps of a plugin's output, whatever the plugin prints.
+// The stderr tail is what errors quote and what tells a limit's death from a
+// crash (a runtime's "out of memory" line, 20-odd stack frames before its end).
+const STDERR_TAIL_LINES = 64;
+/** A stderr line kept for error messages (the log record keeps up to MAX_LINE_BYTES). */
+const TAIL_LINE_CHARS = 4096;
+/** The whole tail, at most. */
+const STDERR_TAIL_CHARS = 64 * 1024;
+/** Lines before the handshake logged one by one; later ones are only counted. */
+const NOISE_LINES_LOGGED = 20;
 
-/** The host's environment as the plugin may see it: all, none, or the allowed names. */
-function inheritedEnv(spec: ProcessSpec): Record<string, string> {
-  if (spec.inheritEnv === false) return {};
-  const all = process.env as Record<string, string>;
-  if (spec.envAllow === undefined) return { ...all };
-  const allowed: Record<string, string> = {};
-  for (const name of spec.envAllow) if (all[name] !== undefined) allowed[name] = all[name];
-  return allowed;
+/** Whether the helper's child `pid` has ended, where /proc shows it (Linux); elsewhere only the helper's report tells. */
+function deadOrZombie(pid: number): boolean {
+  if (!fs.existsSync('/proc/self/stat')) return false;
+  try {
+    return /^\d+ \(.*\) [ZX]/s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  const entry = Object.entries(os.constants.signals).find(([, number]) => number === n);
+  return entry === undefined ? null : (entry[0] as NodeJS.Signals);
 }
 
 export function describeExit(status: ExitStatus): string {
@@ -72,8 +90,7 @@ export function describeExit(status: ExitStatus): string {
 export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
   const startedAt = performance.now();
   // A private directory per instance: only this user can reach the socket.
-  const socketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-'));
-  fs.chmodSync(socketDir, 0o700);
+  const socketDir = createSocketDir();
   const env: Record<string, string> = {
     ...inheritedEnv(spec),
     ...spec.env,
@@ -90,14 +107,17 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
   // go-plugin's yamux multiplexing: grpc-js cannot speak it.
   delete env.PLUGIN_MULTIPLEX_GRPC;
 
-  const cleanup = (): void => fs.rmSync(socketDir, { recursive: true, force: true });
-  // Through plughost-exec when it is there: dies with the host, enforced limits.
+  const cleanup = (): void => removeSocketDir(socketDir);
+  // Through plughost-exec when it is there: nothing of the plugin outlives it
+  // or the host, enforced limits. It talks to us on a control socket (fd 3).
   const helper = findExecHelper();
   if (helper === null) warnWithoutHelper(spec.logger, spec.name, spec.limits);
-  const [program, ...args] = helper === null ? spec.command : wrapCommand(helper, spec.command, spec.limits ?? {}, process.pid);
+  const [program, ...args] =
+    helper === null ? spec.command : wrapCommand(helper, spec.command, spec.limits ?? {}, process.pid, { socketDir });
   let child: ChildProcessByStdio<Writable, Readable, Readable>;
   try {
-    child = spawn(program!, args, { cwd: spec.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdio: Array<'pipe'> = helper === null ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'];
+    child = spawn(program!, args, { cwd: spec.cwd, env, stdio }) as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
   } catch (err) {
     // Invalid arguments (e.g. a NUL byte) throw synchronously instead of emitting 'error'.
     cleanup();
@@ -108,6 +128,7 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
     );
   }
   const tail: string[] = [];
+  let tailChars = 0;
   // Kept for the child's whole life: a failed kill() (EPERM) also emits 'error',
   // and an 'error' without a listener would crash the host.
   let spawnError: NodeJS.ErrnoException | undefined;
@@ -117,26 +138,61 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
     for (const listener of errorListeners) listener(err);
     if (child.pid !== undefined) spec.logger.log('warn', 'plugin process error', { plugin: spec.name, pid: child.pid, error: err.message });
   });
+  // The plugin's exit: as the helper reports it the moment it reaps the
+  // plugin (it then still kills what the plugin left), else the child's own.
   let exitStatus: ExitStatus | undefined;
+  let onExit: (status: ExitStatus) => void = () => {};
   const exited = new Promise<ExitStatus>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitStatus = { code, signal };
-      resolve(exitStatus);
-    });
+    onExit = (status) => {
+      if (exitStatus !== undefined) return;
+      exitStatus = status;
+      resolve(status);
+    };
+    child.once('exit', (code, signal) => onExit({ code, signal }));
   });
   // The host's end of stdin stays open: its EOF tells the plugin the host is gone.
   child.stdin.on('error', () => {});
 
-  readline.createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
-    tail.push(line);
-    if (tail.length > STDERR_TAIL_LINES) tail.shift();
+  // The helper says which pid the plugin got ("pid N"), how it ended ("exit N",
+  // "signal N"), and takes signal numbers for it.
+  const control = helper === null ? undefined : (child.stdio[CONTROL_FD] as Duplex);
+  let pluginPid: number | undefined = helper === null ? child.pid : undefined;
+  const pidKnown = new Promise<void>((resolve) => {
+    if (control === undefined) return resolve();
+    let text = '';
+    control.on('error', () => {});
+    control.on('close', () => resolve());
+    control.on('data', (data: Buffer) => {
+      text += data.toString('latin1');
+      for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n')) {
+        const [what, value] = text.slice(0, at).split(' ');
+        text = text.slice(at + 1);
+        const n = Number(value);
+        if (what === 'pid' && pluginPid === undefined) (pluginPid = n), resolve();
+        else if (what === 'exit') onExit({ code: n, signal: null });
+        else if (what === 'signal') onExit({ code: null, signal: signalName(n) });
+      }
+      text = text.slice(-64); // a helper that says nothing sensible cannot grow this
+    });
+  });
+  child.once('exit', () => control?.destroy());
+
+  onBoundedLines(child.stderr, MAX_LINE_BYTES, (line) => {
+    const kept = truncateText(line, TAIL_LINE_CHARS);
+    tail.push(kept);
+    tailChars += kept.length;
+    while (tail.length > STDERR_TAIL_LINES || tailChars > STDERR_TAIL_CHARS) tailChars -= tail.shift()!.length;
     const entry = parsePluginLogLine(line);
-    spec.logger.log(entry.level, entry.message, { ...entry.fields, plugin: spec.name, pid: child.pid, stream: 'stderr' });
+    spec.logger.log(entry.level, entry.message, { ...entry.fields, plugin: spec.name, pid: pluginPid ?? child.pid, stream: 'stderr' });
   });
 
   const kill = (signal: NodeJS.Signals): boolean => {
     if (exitStatus !== undefined || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return false;
+    // Died on its own, its report not read yet (the host saw its sockets close first): not ours to kill.
+    if (control !== undefined && pluginPid !== undefined && deadOrZombie(pluginPid)) return false;
     try {
+      // Through the helper, which signals its own child (SIGKILL: with all its descendants).
+      if (control !== undefined && control.writable) return control.write(`${os.constants.signals[signal]}\n`), true;
       return child.kill(signal);
     } catch {
       return false; // e.g. EPERM: never let a failed signal escape into the host
@@ -145,24 +201,25 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
 
   return new Promise<PluginProcess>((resolve, reject) => {
     let settled = false;
-    const stdout = readline.createInterface({ input: child.stdout, crlfDelay: Infinity });
-    const noise: string[] = [];
+    // Noise before the handshake: counted, the last line kept, the first few logged.
+    let noiseLines = 0;
+    let lastNoise = '';
     const fail = (err: Error): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      stdout.removeAllListeners('line');
       kill('SIGKILL');
-      // A child that never spawned emits no 'exit': clean up now.
-      if (spawnError !== undefined) cleanup();
-      else void exited.then(cleanup);
+      // Now, not at its exit: the host may be gone by then. Again at the exit,
+      // in case the dying plugin wrote into it.
+      cleanup();
+      if (spawnError === undefined) void exited.then(cleanup);
       reject(err);
     };
     const timer = setTimeout(() => {
       fail(
         new PluginHandshakeError('PLUGHOST_HANDSHAKE_TIMEOUT', `plugin "${spec.name}" printed no handshake line within ${spec.handshakeTimeoutMs} ms`, {
           expected: 'CORE|APP|NETWORK|ADDR|PROTOCOL on stdout',
-          found: noise.length > 0 ? `${noise.length} other line(s), last: ${JSON.stringify(noise[noise.length - 1])}` : 'no output',
+          found: noiseLines > 0 ? `${noiseLines} other line(s), last: ${JSON.stringify(lastNoise)}` : 'no output',
           hint: `Is ${program} a plughost/go-plugin plugin? stderr: ${tail.slice(-3).join(' | ') || '(empty)'}`,
         }),
       );
@@ -197,14 +254,21 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
       });
     });
 
-    stdout.on('line', (line) => {
-      if (settled) {
-        spec.logger.log('info', line, { plugin: spec.name, pid: child.pid, stream: 'stdout' });
+    let handshakeSeen = false;
+    onBoundedLines(child.stdout, MAX_LINE_BYTES, (line) => {
+      if (handshakeSeen) {
+        spec.logger.log('info', line, { plugin: spec.name, pid: pluginPid ?? child.pid, stream: 'stdout' });
         return;
       }
+      if (settled) return; // refused: nothing more of it is wanted
       if (!looksLikeHandshake(line)) {
-        noise.push(line);
-        spec.logger.log('warn', 'plugin printed a line before its handshake (ignored)', { plugin: spec.name, line });
+        noiseLines++;
+        lastNoise = truncateText(line, TAIL_LINE_CHARS);
+        if (noiseLines <= NOISE_LINES_LOGGED) {
+          spec.logger.log('warn', 'plugin printed a line before its handshake (ignored)', { plugin: spec.name, line: lastNoise });
+        } else if (noiseLines === NOISE_LINES_LOGGED + 1) {
+          spec.logger.log('warn', `plugin printed more than ${NOISE_LINES_LOGGED} lines before its handshake; further ones are only counted`, { plugin: spec.name });
+        }
         return;
       }
       let handshake: HandshakeLine;
@@ -214,11 +278,14 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
         fail(err as Error);
         return;
       }
+      handshakeSeen = true;
       settled = true;
       clearTimeout(timer);
-      resolve({
+      // The helper wrote the plugin's pid before the plugin ran; a lost report (it
+      // closed the control socket) leaves the helper's pid.
+      void pidKnown.then(() => resolve({
         child,
-        pid: child.pid!,
+        pid: pluginPid ?? child.pid!,
         handshake,
         socketDir,
         startedAt,
@@ -228,7 +295,7 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
         stderrTail: () => [...tail],
         kill,
         cleanup,
-      });
+      }));
     });
   });
 }

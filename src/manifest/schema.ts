@@ -31,9 +31,23 @@ export const RunOptionsSchema = z
     maxMessageBytes: z.number().int().min(1024).optional(),
     microBatch: z.union([z.literal(false), z.object({ maxBatch: z.number().int().min(1) }).strict()]).optional(),
     restart: RestartPolicySchema.optional(),
-    env: z.record(z.string(), z.string()).optional(),
-    /** Host environment variables the plugin may see (the rest, e.g. secrets, stay out). */
-    envAllow: z.array(z.string().min(1)).optional(),
+    /** Variables set for the plugin, on top of what it may see of the host's. */
+    env: z
+      .record(z.string(), z.string())
+      .describe("Environment variables set for the plugin, on top of what it may see of the host's environment.")
+      .optional(),
+    /** More host environment variables the plugin may see, besides the minimal set (docs/dynamic-plugins.md). */
+    envAllow: z
+      .array(z.string().min(1))
+      .describe(
+        'More host environment variables the plugin may see, by name (a trailing * matches a prefix). By default a plugin sees only PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ, TMPDIR (and on Windows SYSTEMROOT, WINDIR, COMSPEC, PATHEXT, TEMP, TMP, USERPROFILE); the rest, e.g. secrets, stays out.',
+      )
+      .optional(),
+    /** true: the host's whole environment (an explicit opt-in); false: none of it. */
+    inheritEnv: z
+      .boolean()
+      .describe("true: the plugin sees the host's whole environment (secrets included; an explicit opt-in). false: none of it, not even the minimal set. Default: the minimal set plus envAllow.")
+      .optional(),
     limits: z
       .object({
         memoryBytes: z.number().int().positive().optional(),

@@ -88,7 +88,10 @@ describe('environment', () => {
       expect(text(await plugin.call('env', bytes('PLUGHOST_TEST_SECRET')))).toBe('');
       expect(text(await plugin.call('env', bytes('PLUGIN_OWN')))).toBe('mine');
       expect(text(await plugin.call('env', bytes('PATH')))).toBe(process.env.PATH);
-      const open = await host().loadDynamic(fixturePlugin());
+      // The default keeps secrets home (docs/dynamic-plugins.md, Environment); inheriting is an explicit opt-in.
+      const byDefault = await host().loadDynamic(fixturePlugin());
+      expect(text(await byDefault.call('env', bytes('PLUGHOST_TEST_SECRET')))).toBe('');
+      const open = await host().loadDynamic(fixturePlugin({}, { inheritEnv: true }));
       expect(text(await open.call('env', bytes('PLUGHOST_TEST_SECRET')))).toBe('host-secret');
     } finally {
       delete process.env.PLUGHOST_TEST_SECRET;

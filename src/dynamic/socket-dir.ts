@@ -1,0 +1,78 @@
+// The private directory each plugin instance gets for its socket (and its
+// TMPDIR). Named for the host's pid, so that one left by a host that was
+// killed (SIGKILL: no cleanup ran, and no helper removed it) is found and
+// swept at the next start; removed on every exit path of a live host.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const NAME = /^plughost-(\d+)-[A-Za-z0-9]{6}$/;
+const live = new Set<string>();
+const swept = new Set<string>();
+let exitHook = false;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes this user's socket directories under `base` whose host is dead.
+ * A directory of another user, not 0700, or of a live pid is left alone
+ * (a recycled pid keeps a stale directory until that process ends too).
+ */
+export function sweepStaleSocketDirs(base: string = os.tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(base);
+  } catch {
+    return removed;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const match = NAME.exec(name);
+    if (match === null) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid || alive(pid)) continue;
+    const dir = path.join(base, name);
+    try {
+      const stat = fs.lstatSync(dir);
+      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o777) !== 0o700) continue;
+      fs.rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+  return removed;
+}
+
+/** A new 0700 directory for one plugin instance; the first one under a temp dir sweeps stale ones there. */
+export function createSocketDir(): string {
+  const base = os.tmpdir();
+  if (!swept.has(base)) {
+    swept.add(base);
+    sweepStaleSocketDirs(base);
+  }
+  if (!exitHook) {
+    exitHook = true;
+    // process.exit() or the end of the event loop: whatever is still live goes.
+    process.once('exit', () => {
+      for (const dir of live) fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  const dir = fs.mkdtempSync(path.join(base, `plughost-${process.pid}-`));
+  fs.chmodSync(dir, 0o700);
+  live.add(dir);
+  return dir;
+}
+
+export function removeSocketDir(dir: string): void {
+  live.delete(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
