@@ -7,6 +7,8 @@ export default defineConfig({
     pool: 'forks',
     // In order: dist/ first (subprocess tests run it), then the fixtures.
     globalSetup: ['test/setup/build-typescript.ts', 'test/setup/native-fixtures.ts', 'test/setup/go-fixture.ts'],
+    // Fails a dynamic fault test that lets an error escape to the process (test/setup/trap-uncaught.ts).
+    setupFiles: ['test/setup/trap-uncaught.ts'],
     testTimeout: 30_000,
     hookTimeout: 180_000,
   },

@@ -1,24 +1,33 @@
 // Clients for a go-plugin plugin's own gRPC services, from the user's .proto.
 // Each call goes to a live instance (after a restart, the new one): a client
 // is made per instance, on that instance's channel, and dropped with it.
+// Streaming methods are refused up front (typed), not half-called; a plugin
+// that calls back through GRPCBroker fails the call typed (app-broker.ts).
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
 import { PlughostUsageError } from '../errors.js';
+import { uint32Fields, type AppBroker } from './app-broker.js';
 import type { CallOptions } from './call-channel.js';
 import type { Connection } from './connection.js';
 
 export interface AppService {
-  /** A unary method of the service, by name. */
+  /** A unary method of the service, by name. A streaming method rejects with PLUGHOST_APP_STREAM_UNSUPPORTED. */
   call<T = unknown>(method: string, request: object, options?: { timeoutMs?: number }): Promise<T>;
-  /** The raw grpc-js client on a live instance, for streaming methods. */
+  /** The raw grpc-js client on a live instance, for streaming methods (its streams' errors are yours to handle). */
   client(): Promise<grpc.Client>;
 }
 
-/** What an app service needs of an instance: its gRPC connection. */
+/** What an app service needs of an instance: its gRPC connection, and its broker guard if it has one. */
 export interface ConnectedInstance {
   readonly connection: Pick<Connection, 'target' | 'channel'>;
+  readonly broker?: AppBroker | null;
+  readonly spec?: { readonly name: string };
 }
+
+type MethodDef = protoLoader.MethodDefinition<object, object> & {
+  requestType: { type?: { field?: ReadonlyArray<{ name?: string | null; type?: string | null }> } };
+};
 
 export function appService<I extends ConnectedInstance>(
   protoFile: string,
@@ -44,20 +53,73 @@ export function appService<I extends ConnectedInstance>(
     }
     return client;
   };
+  const methodOf = (method: string): MethodDef => {
+    const def = Object.hasOwn(serviceDef, method) ? (serviceDef[method] as MethodDef) : undefined;
+    if (def === undefined) {
+      throw new PlughostUsageError('PLUGHOST_UNKNOWN_METHOD', `service ${service} has no method "${method}"`, {
+        found: Object.keys(serviceDef).join(', '),
+      });
+    }
+    if (def.requestStream || def.responseStream) {
+      const kind = def.requestStream && def.responseStream ? 'bidirectional' : def.requestStream ? 'client' : 'server';
+      throw new PlughostUsageError('PLUGHOST_APP_STREAM_UNSUPPORTED', `${service}.${method} is a ${kind}-streaming method; appService().call() takes unary methods only`, {
+        expected: 'a unary method',
+        found: `rpc ${method}(${def.requestStream ? 'stream ' : ''}…) returns (${def.responseStream ? 'stream ' : ''}…)`,
+        hint: "Call streaming methods on the raw client from appService(...).client(), and handle each stream's 'error' event",
+      });
+    }
+    return def;
+  };
   return {
     call: async <T>(method: string, request: object, options: { timeoutMs?: number } = {}): Promise<T> => {
-      const [instance] = await acquire({ timeoutMs: options.timeoutMs ?? callTimeoutMs });
+      const def = methodOf(method);
+      const [instance, rest] = await acquire({ timeoutMs: options.timeoutMs ?? callTimeoutMs });
       const client = clientFor(instance) as grpc.Client & Record<string, Function>;
-      if (typeof client[method] !== 'function') {
-        throw new PlughostUsageError('PLUGHOST_UNKNOWN_METHOD', `service ${service} has no method "${method}"`);
-      }
-      const timeout = options.timeoutMs ?? callTimeoutMs;
+      const timeout = rest.timeoutMs;
+      const plugin = instance.spec?.name ?? service;
       return new Promise<T>((resolve, reject) => {
-        client[method]!(request, { deadline: timeout === undefined ? Infinity : Date.now() + timeout }, (err: Error | null, res: T) =>
-          err ? reject(err) : resolve(res),
-        );
+        let settled = false;
+        let release = (): void => {};
+        const settle = (err: Error | null, res?: T): void => {
+          if (settled) return;
+          settled = true;
+          release();
+          if (err) reject(err);
+          else resolve(res as T);
+        };
+        const candidates = uint32Fields(def.requestType.type?.field ?? [], request);
+        const call = client[method]!(request, { deadline: timeout === undefined ? Infinity : Date.now() + timeout }, (err: grpc.ServiceError | null, res: T) =>
+          settle(err !== null && /timeout waiting for connection info/.test(err.details ?? '') ? brokerUnsupported(plugin, service, method, candidates, null) : err, res),
+        ) as grpc.ClientUnaryCall;
+        release =
+          instance.broker?.watch(
+            candidates.map((c) => c.id),
+            (id) => {
+              settle(brokerUnsupported(plugin, service, method, candidates, id));
+              call.cancel();
+            },
+          ) ?? release;
       });
     },
     client: async () => clientFor((await acquire({}))[0]),
   };
+}
+
+function brokerUnsupported(
+  plugin: string,
+  service: string,
+  method: string,
+  candidates: ReadonlyArray<{ field: string; id: number }>,
+  dialled: number | null,
+): PlughostUsageError {
+  const via = dialled === null ? 'an id the host never announced' : `id ${dialled} (${candidates.filter((c) => c.id === dialled).map((c) => `the request's ${c.field}`).join(', ')})`;
+  return new PlughostUsageError(
+    'PLUGHOST_BROKER_UNSUPPORTED',
+    `plugin "${plugin}" called back into the host through go-plugin's GRPCBroker during ${service}.${method}, and plughost does not serve GRPCBroker host services`,
+    {
+      expected: 'a plugin method that needs no host-side service',
+      found: `a broker Dial of ${via}`,
+      hint: 'Host callbacks (GRPCBroker) are not supported yet: give the plugin what it needs in the request, or run it under a go-plugin host',
+    },
+  );
 }

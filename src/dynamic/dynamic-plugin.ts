@@ -7,6 +7,7 @@
 import type * as protoLoader from '@grpc/proto-loader';
 
 import { PluginCallError } from '../errors.js';
+import { asBytes } from '../protocol/bytes.js';
 import { childLogger, type Logger } from '../logger.js';
 import { CallTimer } from '../metrics/call-timer.js';
 import { ObserverReporter } from '../metrics/plugin-observer.js';
@@ -14,7 +15,7 @@ import { appService, type AppService } from './app-services.js';
 import type { CallOptions, DynamicStream } from './call-channel.js';
 import { pluginCallError, pluginClosed } from './call-errors.js';
 import type { MethodDescription, PluginInstance } from './instance.js';
-import { Launcher } from './launcher.js';
+import { configureUnsupported, Launcher } from './launcher.js';
 import { instanceSpecOf, poolSizeOf, type DynamicPluginOptions } from './options.js';
 import { Pool } from './pool.js';
 import { Reloader, type ReloadChanges } from './reload.js';
@@ -129,20 +130,26 @@ export class DynamicPlugin {
       async () => {
         const [instance, rest] = await this.#pool.acquire(this.#withDefaults(options));
         const results = await instance.batch(method, payloads, rest);
-        return results.map((r): BatchItem => (r.error ? pluginCallError(this.name, method, r.error) : (r.payload ?? new Uint8Array(0))));
+        return results.map((r): BatchItem => (r.error ? pluginCallError(this.name, method, r.error) : asBytes(r.payload)));
       },
       (item) => (item instanceof PluginCallError ? item.code : 'ok'),
     );
   }
 
-  /** A call of a STREAM method. */
+  /** A call of a STREAM method; `callTimeoutMs` is its default deadline, as for calls. */
   async stream(method: string, options: CallOptions = {}): Promise<DynamicStream> {
-    const [instance, rest] = await this.#pool.acquire(options);
+    const [instance, rest] = await this.#pool.acquire(this.#withDefaults(options));
     return instance.stream(method, rest);
   }
 
-  /** Hot configuration: every instance gets it now, and every restarted one at start. */
-  configure(config: Uint8Array | object): Promise<void> {
+  /**
+   * Hot configuration: every instance gets it now, and every restarted one at
+   * start. PLUGHOST_CONFIGURE_UNSUPPORTED (nothing sent) for a plugin that
+   * does not advertise the `configure` capability.
+   */
+  async configure(config: Uint8Array | object): Promise<void> {
+    const described = this.#supervisor.described;
+    if (described !== null && !described.configurable) throw configureUnsupported(described);
     return this.#launcher.configure(this.#pool.ready(), config);
   }
 

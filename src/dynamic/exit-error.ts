@@ -1,7 +1,12 @@
 // What an unexpected exit of a plugin process means to the calls it had in
 // flight: a crash, or, when the process was started with kernel limits and
 // its end matches one, the limit it ran into (so the user raises the limit
-// rather than hunting a bug).
+// rather than hunting a bug). A SIGKILL alone does not prove a CPU limit (an
+// operator, the OOM killer or the host's own liveness kill send it too): where
+// the kernel shows a process's CPU time (/proc), the host samples it while the
+// plugin runs and calls a death the CPU limit only when that time reached it.
+import fs from 'node:fs';
+
 import { PluginCrashedError, PluginResourceLimitError } from '../errors.js';
 import type { ResourceLimits } from './exec-helper.js';
 import { describeExit, type ExitStatus } from './process.js';
@@ -10,6 +15,10 @@ export interface ExitedInstance {
   readonly name: string;
   readonly pid: number;
   readonly limits?: ResourceLimits | undefined;
+  /** Whether the plugin's CPU time had reached limits.cpuSeconds when it died; undefined where it cannot be measured. */
+  readonly cpuLimitReached?: boolean | undefined;
+  /** The host itself killed the process (liveness check, broken channel): never a limit. */
+  readonly killedByHost?: boolean | undefined;
 }
 
 const OUT_OF_MEMORY = /out of memory|cannot allocate memory|MemoryError|bad_alloc|failed to reserve virtual memory|allocation failed/i;
@@ -29,8 +38,12 @@ export function crashError(instance: ExitedInstance, status: ExitStatus, stderr:
 /** A death caused by a limit the plugin was started with, as a typed error naming the limit. */
 function resourceLimitError(instance: ExitedInstance, status: ExitStatus, stderr: readonly string[], found: string): PluginResourceLimitError | null {
   const { name, pid, limits } = instance;
-  // RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one.
-  if (limits?.cpuSeconds !== undefined && (status.signal === 'SIGXCPU' || status.signal === 'SIGKILL')) {
+  if (instance.killedByHost === true) return null;
+  // RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one
+  // (plughost-exec sets both to the limit, so Linux sends SIGKILL); where CPU
+  // time was measured, it must have reached the limit too.
+  const cpuSignal = status.signal === 'SIGXCPU' || status.signal === 'SIGKILL';
+  if (limits?.cpuSeconds !== undefined && cpuSignal && instance.cpuLimitReached !== false) {
     return new PluginResourceLimitError('cpu', limits.cpuSeconds, `plugin "${name}" (pid ${pid}) used up its CPU time limit`, {
       expected: `at most ${limits.cpuSeconds} CPU seconds (RLIMIT_CPU)`,
       found,
@@ -45,4 +58,87 @@ function resourceLimitError(instance: ExitedInstance, status: ExitStatus, stderr
     });
   }
   return null;
+}
+
+/** One reading of a process's CPU time. */
+interface CpuSample {
+  readonly wallMs: number;
+  readonly cpuSeconds: number;
+}
+
+/** USER_HZ: the unit of /proc/PID/stat times, 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
+/** RLIMIT_CPU is checked on scheduler ticks: a death this close below the limit still counts. */
+const CPU_TOLERANCE_SECONDS = 0.05;
+
+/** CPU seconds (user + system) of `pid` from /proc, or undefined where there is no /proc (or the process is gone). */
+function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses; fields 14 and 15 are utime and stime.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process's own CPU time, or, where it is a helper's child that runs under the limit, the largest of theirs (RLIMIT_CPU is per process). */
+function limitedCpuSeconds(pid: number): number | undefined {
+  const own = cpuSecondsOf(pid);
+  if (own === undefined) return undefined;
+  let children: string[] = [];
+  try {
+    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    // no CONFIG_PROC_CHILDREN: the process itself is all there is to read
+  }
+  return Math.max(own, ...children.map((c) => cpuSecondsOf(Number(c)) ?? 0));
+}
+
+/**
+ * Samples a plugin's CPU time while it runs with a CPU limit, more often as
+ * it nears the limit, so that at its death the host can tell whether the
+ * limit was reached: `reached()` assumes at most max(observed rate, 1) CPU
+ * seconds per second since the last sample.
+ */
+export class CpuWatch {
+  readonly #pid: number;
+  readonly #limit: number;
+  #last: CpuSample | undefined;
+  #rate = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(pid: number, limitSeconds: number) {
+    this.#pid = pid;
+    this.#limit = Math.ceil(limitSeconds);
+    this.#sample();
+  }
+
+  /** Stops sampling; call at the process's exit, then ask `reached`. */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Whether the CPU time had reached the limit at `atMs`; undefined if it was never measured. */
+  reached(atMs: number = Date.now()): boolean | undefined {
+    const last = this.#last;
+    if (last === undefined) return undefined;
+    const estimate = last.cpuSeconds + (Math.max(0, atMs - last.wallMs) / 1000) * Math.max(this.#rate, 1);
+    return estimate >= this.#limit - CPU_TOLERANCE_SECONDS;
+  }
+
+  #sample(): void {
+    const cpuSeconds = limitedCpuSeconds(this.#pid);
+    if (cpuSeconds === undefined) return; // gone, or no /proc: keep the last reading
+    const now = Date.now();
+    const previous = this.#last;
+    if (previous !== undefined && now > previous.wallMs) this.#rate = Math.max(0, (cpuSeconds - previous.cpuSeconds) / ((now - previous.wallMs) / 1000));
+    this.#last = { wallMs: now, cpuSeconds };
+    // A quarter of the time the headroom lasts at the current pace, within [20 ms, 1 s].
+    const headroomMs = (Math.max(0, this.#limit - cpuSeconds) / Math.max(this.#rate, 1)) * 1000;
+    this.#timer = setTimeout(() => this.#sample(), Math.min(1000, Math.max(20, headroomMs / 4)));
+    this.#timer.unref();
+  }
 }

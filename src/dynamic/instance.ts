@@ -4,11 +4,13 @@ import type * as grpc from '@grpc/grpc-js';
 
 import { PluginCallError, PlughostUsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { asBytes } from '../protocol/bytes.js';
 import { METHOD_KIND, type WireDescribeResponse, type WireResult } from '../protocol/services.js';
+import { AppBroker } from './app-broker.js';
 import { CallChannel, type CallOptions, type DynamicStream } from './call-channel.js';
 import { callAborted, deadlineExceeded, pluginCallError, pluginClosed, transportError } from './call-errors.js';
 import { checkHealth, describe, forwardStdio, openConnection, requestShutdown, type Connection } from './connection.js';
-import { crashError } from './exit-error.js';
+import { CpuWatch, crashError } from './exit-error.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { describeExit, startPluginProcess, type ExitStatus, type PluginProcess, type ProcessSpec } from './process.js';
 
@@ -47,6 +49,8 @@ export class PluginInstance {
   /** null for a go-plugin plugin that serves only its own services. */
   readonly description: PluginDescription | null;
   readonly readyMs: number;
+  /** For a go-plugin plugin: the guard that fails app-service calls which call back through GRPCBroker (app-broker.ts). */
+  readonly broker: AppBroker | null;
   readonly #channel: CallChannel | null;
   readonly #batcher: MicroBatcher | null;
   readonly #unary = new Set<{ call: grpc.ClientUnaryCall; reject(err: Error): void }>();
@@ -57,6 +61,8 @@ export class PluginInstance {
   #batching = 0;
   #probing = false;
   #exitStatus: ExitStatus | undefined;
+  #killedByHost = false;
+  readonly #cpu: CpuWatch | null;
 
   private constructor(spec: InstanceSpec, proc: PluginProcess, conn: Connection, description: PluginDescription | null) {
     this.spec = spec;
@@ -65,6 +71,8 @@ export class PluginInstance {
     this.description = description;
     this.readyMs = performance.now() - proc.startedAt;
     this.#logger = spec.logger;
+    this.broker = description === null ? new AppBroker(conn, spec.name, spec.logger) : null;
+    this.#cpu = spec.limits?.cpuSeconds === undefined ? null : new CpuWatch(proc.pid, spec.limits.cpuSeconds);
     const caps = new Set(description?.capabilities ?? []);
     this.#channel = caps.has('channel')
       ? new CallChannel(conn, {
@@ -149,9 +157,15 @@ export class PluginInstance {
           plugin: this.spec.name,
           pid: this.pid,
         });
-        this.process.kill('SIGKILL');
+        this.#kill();
       },
     );
+  }
+
+  /** The host's liveness SIGKILL: recorded, so the exit is never taken for a resource limit. */
+  #kill(): void {
+    this.#killedByHost = true;
+    this.process.kill('SIGKILL');
   }
 
   batch(method: string, payloads: readonly Uint8Array[], options: CallOptions = {}): Promise<WireResult[]> {
@@ -180,13 +194,20 @@ export class PluginInstance {
     return this.#channel.openStream(method, options);
   }
 
+  /** Whether the plugin advertised the `configure` capability (a go-plugin plugin never does). */
+  get configurable(): boolean {
+    return this.description?.capabilities.includes('configure') ?? false;
+  }
+
+  /** Configure RPC. Only for a plugin that advertises `configure` (the launcher checks first); failures are typed. */
   async configure(config: Uint8Array): Promise<void> {
-    const res = await this.connection.unary<{ error?: { code?: string; message?: string } | null }>(
-      this.connection.plugin,
-      'Configure',
-      { config },
-      this.spec.rpcTimeoutMs,
-    );
+    if (this.#exitError !== undefined) throw this.#exitError;
+    let res: { error?: { code?: string; message?: string } | null };
+    try {
+      res = await this.connection.unary(this.connection.plugin, 'Configure', { config }, this.spec.rpcTimeoutMs);
+    } catch (err) {
+      throw await this.#unaryError('Configure', err as grpc.ServiceError, { timeoutMs: this.spec.rpcTimeoutMs });
+    }
     if (res.error) throw pluginCallError(this.spec.name, 'Configure', res.error);
   }
 
@@ -210,6 +231,7 @@ export class PluginInstance {
       Promise.race([exited, new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
     if (!this.process.hasExited()) {
       this.#channel?.close();
+      this.broker?.close();
       await requestShutdown(this.connection, this.spec.shutdownGraceMs);
       if (!(await waitExit(this.spec.shutdownGraceMs))) {
         this.#logger.log('warn', 'plugin did not exit after Shutdown; sending SIGTERM', { plugin: this.spec.name, pid: this.pid });
@@ -222,6 +244,7 @@ export class PluginInstance {
       }
     }
     this.process.child.stdin.end();
+    this.broker?.close();
     this.connection.close();
     this.process.cleanup();
   }
@@ -247,7 +270,7 @@ export class PluginInstance {
         signal?.removeEventListener('abort', onAbort);
         if (err) void this.#unaryError(method, err, options).then(reject);
         else if (res?.error) reject(pluginCallError(this.spec.name, method, res.error));
-        else resolve(res?.payload ?? new Uint8Array(0));
+        else resolve(asBytes(res?.payload));
       });
       this.#unary.add(entry);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -274,22 +297,29 @@ export class PluginInstance {
 
   #onChannelBroken(err: Error): void {
     if (this.#stopping || this.#exitError !== undefined) return;
-    // A broken channel with a live process is a wedged or confused plugin:
-    // kill it, so the exit path fails the calls and the supervisor restarts it.
-    this.#logger.log('error', 'plugin call channel broke; killing the plugin', {
-      plugin: this.spec.name,
-      pid: this.pid,
-      error: err.message,
+    // Usually the process died (its exit is reported a moment later): give
+    // the exit that moment, so its cause (a crash, a limit) is not taken for
+    // our kill. A broken channel with a live process is a wedged or confused
+    // plugin: kill it, so the exit path fails the calls and the supervisor restarts it.
+    void Promise.race([this.process.exited, new Promise((r) => setTimeout(r, 250).unref())]).then(() => {
+      if (this.#stopping || this.#exitError !== undefined || this.process.hasExited()) return;
+      this.#logger.log('error', 'plugin call channel broke; killing the plugin', {
+        plugin: this.spec.name,
+        pid: this.pid,
+        error: err.message,
+      });
+      // Not marked as the host's kill: whether a CPU limit was reached meanwhile is for the CPU samples to say.
+      this.process.kill('SIGKILL');
     });
-    this.process.kill('SIGKILL');
   }
 
   #onExit(status: ExitStatus): void {
     this.#exitStatus = status;
+    this.#cpu?.stop();
+    this.broker?.close();
     const expected = this.#stopping;
-    this.#exitError = expected
-      ? pluginClosed(this.spec.name, 'was stopped')
-      : crashError({ name: this.spec.name, pid: this.pid, limits: this.spec.limits }, status, this.process.stderrTail());
+    const exited = { name: this.spec.name, pid: this.pid, limits: this.spec.limits, cpuLimitReached: this.#cpu?.reached(), killedByHost: this.#killedByHost };
+    this.#exitError = expected ? pluginClosed(this.spec.name, 'was stopped') : crashError(exited, status, this.process.stderrTail());
     this.#channel?.failAll(this.#exitError);
     for (const entry of this.#unary) entry.reject(this.#exitError);
     this.#unary.clear();
