@@ -6,19 +6,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { sweepDirsOfDeadPids } from '../util/pid-dirs.js';
+
 const NAME = /^plughost-(\d+)-[A-Za-z0-9]{6}$/;
 const live = new Set<string>();
 const swept = new Set<string>();
 let exitHook = false;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes this user's socket directories under `base` whose host is dead.
@@ -26,30 +19,7 @@ function alive(pid: number): boolean {
  * (a recycled pid keeps a stale directory until that process ends too).
  */
 export function sweepStaleSocketDirs(base: string = os.tmpdir()): string[] {
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = fs.readdirSync(base);
-  } catch {
-    return removed;
-  }
-  const uid = process.getuid?.();
-  for (const name of names) {
-    const match = NAME.exec(name);
-    if (match === null) continue;
-    const pid = Number(match[1]);
-    if (pid === process.pid || alive(pid)) continue;
-    const dir = path.join(base, name);
-    try {
-      const stat = fs.lstatSync(dir);
-      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o777) !== 0o700) continue;
-      fs.rmSync(dir, { recursive: true, force: true });
-      removed.push(dir);
-    } catch {
-      // gone already, or not ours to remove
-    }
-  }
-  return removed;
+  return sweepDirsOfDeadPids(base, NAME);
 }
 
 /** A new 0700 directory for one plugin instance; the first one under a temp dir sweeps stale ones there. */

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { sweepDirsOfDeadPids } from '../util/pid-dirs.js';
 import { writeAll } from '../util/regular-file.js';
 
 export const PRIVATE_DIR_PREFIX = 'plughost-load-';
@@ -29,29 +30,5 @@ export function privateNamedCopy(dir: string, bytes: Uint8Array, name: string): 
 
 /** Removes private copies left by hosts that are gone (killed between write and dlopen). */
 export function sweepStaleCopies(dir: string): void {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = Number(/^plughost-load-(\d+)-/.exec(name)?.[1]);
-    if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
-    try {
-      const stat = fs.lstatSync(path.join(dir, name));
-      if (stat.isDirectory() && stat.uid === process.getuid?.()) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
-    } catch {
-      // Someone else's, or already gone.
-    }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  sweepDirsOfDeadPids(dir, /^plughost-load-(\d+)-/);
 }

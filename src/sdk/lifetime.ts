@@ -3,16 +3,9 @@
 // parent.
 import fs from 'node:fs';
 
-const PARENT_POLL_MS = 500;
+import { processAlive as alive } from '../util/pid-dirs.js';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const PARENT_POLL_MS = 500;
 
 function stdinIsPipe(): boolean {
   try {

@@ -11,21 +11,11 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 
 import { createHost, PlughostError } from '../../src/index.js';
 import { inspectNative, verifyNative } from '../../src/tools.js';
+import { prng } from '../support/prng.js';
 
 const fx = inject('nativeFixtures');
 let tmp: string;
 let good: Buffer;
-
-/** xorshift32: the same corpus every run. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 const variants: Array<{ name: string; bytes: Buffer }> = [];
 

@@ -43,7 +43,7 @@ it('sweeps copies of hosts that are gone, and only those', async () => {
   const stale = path.join(tmp, `plughost-load-${gone.pid}-abc`);
   const live = path.join(tmp, `plughost-load-${process.ppid}-abc`);
   const other = path.join(tmp, 'plughost-load-notapid');
-  for (const d of [stale, live, other]) fs.mkdirSync(d);
+  for (const d of [stale, live, other]) fs.mkdirSync(d, { mode: 0o700 });
   sweepStaleCopies(tmp);
   expect([stale, live, other].map((d) => fs.existsSync(d))).toEqual([false, true, true]);
 });

@@ -7,6 +7,7 @@ import { afterAll, expect, it } from 'vitest';
 
 import { createHost, PlughostError, silentLogger, type Host } from '../../src/index.js';
 import { fixturePlugin, text, waitFor } from '../dynamic/support.js';
+import { prng } from '../support/prng.js';
 
 const CALLS = 20_000;
 const CONCURRENCY = 64;
@@ -16,17 +17,6 @@ const hosts: Host[] = [];
 afterAll(async () => {
   await Promise.all(hosts.map((h) => h.close()));
 });
-
-/** xorshift32: the same kill schedule every run. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 it(`settles every one of ${CALLS} calls while ${KILLS} instances are SIGKILLed`, async () => {
   const host = createHost({ buildId: 'soak', manifest: false, logger: silentLogger });
