@@ -6,12 +6,16 @@ import type * as grpc from '@grpc/grpc-js';
 
 import { PluginCallCancelledError, PlughostError, PlughostUsageError } from '../errors.js';
 import { asBytes } from '../protocol/bytes.js';
-import { FLOW_PROBE_METHOD, ReceiveWindow, SendCredit, STREAM_WINDOW_BYTES } from '../protocol/flow.js';
+import { FLOW_PROBE_METHOD, messageCost, ReceiveWindow, SendCredit, STREAM_WINDOW_BYTES } from '../protocol/flow.js';
 import { BATCH_ITEM_OVERHEAD, FRAME_OVERHEAD } from '../protocol/limits.js';
 import type { WireFrame, WireResult } from '../protocol/services.js';
 import { callAborted, deadlineExceeded, pluginCallError } from './call-errors.js';
 import type { Connection } from './connection.js';
 import { StreamInbox } from './stream-inbox.js';
+
+// What a stream from a plugin without flow control may buffer unread before
+// the host gives the call up (such a plugin has only gRPC's backpressure).
+const UNFLOWED_INBOX_BYTES = 64 * 1024 * 1024;
 
 export interface CallOptions {
   /** Abandons the call when aborted: it rejects with PLUGHOST_CALL_ABORTED and the plugin is told to cancel. */
@@ -131,6 +135,23 @@ export class CallChannel {
         if (this.#flow === true) window.consumed(length);
       },
       abandoned: () => cancel('the caller stopped reading the stream'),
+      // With flow control: one window and a message of slack, past which the
+      // plugin broke the protocol; without it: a generous fixed bound.
+      limitBytes: () => (this.#flow === true ? STREAM_WINDOW_BYTES + 2 * messageCost(this.#maxMessageBytes) : UNFLOWED_INBOX_BYTES),
+      overflowed: (bytes) => {
+        if (pending === undefined) return;
+        const flow = this.#flow === true;
+        this.#abandon(
+          pending,
+          new PluginCallCancelledError(
+            'PLUGHOST_STREAM_OVERFLOW',
+            flow
+              ? `plugin "${this.#plugin}" stream "${method}": ${bytes} bytes buffered, beyond the ${STREAM_WINDOW_BYTES}-byte window it was granted`
+              : `plugin "${this.#plugin}" stream "${method}": ${bytes} bytes the caller has not read, from a plugin without flow control`,
+            { hint: flow ? 'The plugin breaks the flow-control protocol (docs/protocol.md)' : 'Read the stream as fast as the plugin writes, or use an SDK with flow control' },
+          ),
+        );
+      },
     });
     // Writes wait for the call to leave the window queue (it then has an id), and go out in order.
     let started!: (ok: boolean) => void;

@@ -44,6 +44,7 @@ export class DynamicPlugin {
   readonly #reloader: Reloader;
   readonly #timer: CallTimer;
   readonly #callTimeoutMs: number | undefined;
+  readonly #afterClose: (() => void) | undefined;
 
   private constructor(options: DynamicPluginOptions, logger: Logger) {
     const spec = instanceSpecOf(options, logger);
@@ -53,6 +54,7 @@ export class DynamicPlugin {
       ownLogger.log('warn', 'plugin observer failed', { plugin: this.name, hook, error: err instanceof Error ? err.message : String(err) }),
     );
     this.#callTimeoutMs = options.callTimeoutMs;
+    this.#afterClose = options.afterClose;
     this.#launcher = new Launcher(spec, options.beforeStart);
     this.#timer = new CallTimer(reporter);
     this.#supervisor = new Supervisor({
@@ -192,7 +194,11 @@ export class DynamicPlugin {
   async close(): Promise<void> {
     if (this.#supervisor.closed) return;
     // In-flight restarts and reloads see the close and stop what they started; wait for that too.
-    await Promise.all([this.#supervisor.close(pluginClosed(this.name, 'is closed')), this.#reloader.settled()]);
+    try {
+      await Promise.all([this.#supervisor.close(pluginClosed(this.name, 'is closed')), this.#reloader.settled()]);
+    } finally {
+      this.#afterClose?.();
+    }
   }
 
   #withDefaults(options: CallOptions): CallOptions {

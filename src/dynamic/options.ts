@@ -61,6 +61,8 @@ export interface DynamicPluginOptions {
    * file here, so a restart never runs bytes that changed on disk.
    */
   readonly beforeStart?: () => void | Promise<void>;
+  /** Runs once, after close() stopped every instance (the registry removes an executable's private copy here). */
+  readonly afterClose?: () => void;
   /** Told of every call, restart and up/down change (e.g. HostMetrics.dynamicObserver(name)); no timing work without one. */
   readonly observer?: PluginObserver;
 }

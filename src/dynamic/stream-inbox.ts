@@ -5,11 +5,21 @@
 // caller has taken it, so what waits here is at most one window plus one
 // message. A caller that leaves `for await` early (`abandoned`) cancels the call.
 
+import { messageCost } from '../protocol/flow.js';
+
 export interface InboxHooks {
   /** The caller took a message of `length` bytes (flow control grants it back). */
   readonly consumed?: ((length: number) => void) | undefined;
   /** The caller stopped reading before the call was over. */
   readonly abandoned?: (() => void) | undefined;
+  /**
+   * What may wait here, in flow-control cost (length + overhead), and what
+   * to do past it: a plugin that sends beyond its credit, or one without
+   * flow control writing faster than the caller reads, must not grow the
+   * host's memory without bound. Returns the limit for the current peer.
+   */
+  readonly limitBytes?: (() => number) | undefined;
+  readonly overflowed?: ((bytes: number) => void) | undefined;
 }
 
 /** The plugin's messages for one stream call, as an async iterator. */
@@ -17,6 +27,7 @@ export class StreamInbox {
   readonly #messages: Uint8Array[] = [];
   readonly #hooks: InboxHooks;
   #head = 0;
+  #bytes = 0;
   #waiter: (() => void) | undefined;
   #done = false;
   #error: Error | undefined;
@@ -27,6 +38,12 @@ export class StreamInbox {
 
   push(message: Uint8Array): void {
     if (this.#done) return; // after the call is over: ignored
+    this.#bytes += messageCost(message.length);
+    const limit = this.#hooks.limitBytes?.();
+    if (limit !== undefined && this.#bytes > limit) {
+      this.#hooks.overflowed?.(this.#bytes);
+      return;
+    }
     this.#messages.push(message);
     this.#wake();
   }
@@ -48,6 +65,7 @@ export class StreamInbox {
     if (this.#head >= this.#messages.length) return undefined;
     const next = this.#messages[this.#head]!;
     this.#messages[this.#head++] = undefined as unknown as Uint8Array;
+    this.#bytes -= messageCost(next.length);
     // Compact now and then, so a long stream does not keep a long array.
     if (this.#head >= 1024 && this.#head * 2 >= this.#messages.length) {
       this.#messages.splice(0, this.#head);

@@ -42,6 +42,10 @@ export function isolatedNativeOptions(file: string, opts: IsolatedNativeOptions)
   const { buildId, sha256, ...dynamic } = opts;
   const command = [process.execPath, isolateRunnerPath(), path.resolve(file), buildId];
   if (sha256 !== undefined) command.push(sha256);
+  // The runner loads a private copy of the plugin: where the host's copies
+  // go, its go too (its TMPDIR is the socket directory, perhaps noexec).
+  const loadDir = process.env.PLUGHOST_LOAD_DIR;
+  const env = loadDir === undefined || dynamic.env?.PLUGHOST_LOAD_DIR !== undefined ? dynamic.env : { ...dynamic.env, PLUGHOST_LOAD_DIR: loadDir };
   // `command` last: it is the runner's, whatever a caller passed.
-  return { ...dynamic, name: opts.name, command };
+  return { ...dynamic, ...(env === undefined ? {} : { env }), name: opts.name, command };
 }

@@ -24,11 +24,31 @@ export interface SealedCopy {
 /**
  * Where copies may go, in order: $PLUGHOST_LOAD_DIR, the plugin's own
  * directory (its filesystem is mounted with exec: the plugin would load from
- * it), the temporary directory.
+ * it), the temporary directory — each only if no other user can rename what
+ * we put there (see privateCopiesSafeIn).
  */
 export function copyDirs(pluginFile: string, env: NodeJS.ProcessEnv = process.env): string[] {
   const dirs = [env.PLUGHOST_LOAD_DIR, path.dirname(pluginFile), os.tmpdir()].filter((d): d is string => d !== undefined && d !== '');
-  return [...new Set(dirs.map((d) => path.resolve(d)))];
+  return [...new Set(dirs.map((d) => path.resolve(d)))].filter(privateCopiesSafeIn);
+}
+
+/**
+ * A directory where another user cannot rename our private directory away
+ * and put theirs in its place: writable by its owner only (this user or
+ * root), or sticky (like /tmp: only an entry's owner may rename it).
+ */
+export function privateCopiesSafeIn(dir: string): boolean {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    return false;
+  }
+  const uid = process.getuid?.();
+  const trustedOwner = uid === undefined || stat.uid === uid || stat.uid === 0;
+  const othersMayWrite = (stat.mode & 0o022) !== 0;
+  const sticky = (stat.mode & 0o1000) !== 0;
+  return stat.isDirectory() && trustedOwner && (!othersMayWrite || sticky);
 }
 
 const swept = new Set<string>();

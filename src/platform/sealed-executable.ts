@@ -2,10 +2,14 @@
 // matched its pin, rewritten from freshly verified bytes before every start:
 // replacing or rewriting the deployed file after the check (by rename or in
 // place) cannot change what starts. The copy lives in a private directory
-// (0700) that only this user can reach, removed when the host exits.
+// (0700) in a directory no other user can rename it out of; it is removed
+// when the plugin is closed or the host exits, and swept by the next host
+// after a kill.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { PluginStartError } from '../errors.js';
 import { PRIVATE_DIR_PREFIX, sweepStaleCopies } from './sealed-copy.darwin.js';
 import { copyDirs } from './sealed-copy.js';
 import { writeAll } from '../util/regular-file.js';
@@ -18,6 +22,8 @@ export interface SealedExecutable {
   readonly path: string;
   /** Replaces the copy with `bytes` (verified by the caller), atomically. */
   write(bytes: Uint8Array): void;
+  /** Removes the copy and its directory (when the plugin is closed). */
+  dispose(): void;
 }
 
 /** A private home for one plugin's executable; `pluginFile` is the deployed file (copies go beside it when they may). */
@@ -39,30 +45,58 @@ export function sealedExecutable(pluginFile: string, env: NodeJS.ProcessEnv = pr
       }
       fs.renameSync(next, target);
     },
+    dispose() {
+      made.delete(home);
+      fs.rmSync(home, { recursive: true, force: true });
+    },
   };
 }
 
 function privateHome(pluginFile: string, env: NodeJS.ProcessEnv): string {
-  let lastError: unknown;
+  const tried: string[] = [];
   for (const dir of copyDirs(pluginFile, env)) {
+    let home: string;
     try {
       sweepStaleCopies(dir);
-      const home = fs.mkdtempSync(path.join(dir, `${PRIVATE_DIR_PREFIX}${process.pid}-`));
+      home = fs.mkdtempSync(path.join(dir, `${PRIVATE_DIR_PREFIX}${process.pid}-`));
+    } catch (err) {
+      tried.push(`${dir} (${(err as NodeJS.ErrnoException).code ?? 'not writable'})`);
+      continue;
+    }
+    if (canExecuteIn(home)) {
       remember(home);
       return home;
-    } catch (err) {
-      lastError = err;
     }
+    fs.rmSync(home, { recursive: true, force: true });
+    tried.push(`${dir} (mounted noexec?)`);
   }
-  throw lastError;
+  throw new PluginStartError('PLUGHOST_SPAWN_FAILED', 'no directory can hold the private, executable copy of the plugin', {
+    file: pluginFile,
+    found: tried.length > 0 ? `tried ${tried.join(', ')}` : 'no directory that only this user (or root) can write',
+    hint: 'Set PLUGHOST_LOAD_DIR to a directory this user owns, writable by it alone, on a filesystem mounted with exec',
+  });
+}
+
+/** A filesystem mounted noexec refuses execve, whatever the file's mode: try it once per directory. */
+function canExecuteIn(home: string): boolean {
+  const probe = path.join(home, 'probe');
+  try {
+    fs.writeFileSync(probe, '#!/bin/sh\nexit 0\n', { mode: 0o500 });
+    return spawnSync(probe, { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(probe, { force: true });
+  }
 }
 
 function remember(home: string): void {
   made.add(home);
   if (cleanupInstalled) return;
   cleanupInstalled = true;
-  // Synchronous on purpose: 'exit' allows nothing else. A SIGKILLed host's
-  // copies are swept by the next host (by the pid in their name).
+  // Synchronous on purpose: 'exit' allows nothing else. A host killed by a
+  // signal runs no handler; its copies are swept by the next host (by the
+  // pid in their name).
   process.on('exit', () => {
     for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
   });

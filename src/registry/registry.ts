@@ -161,6 +161,7 @@ export class Registry {
         const checked = verifyEntry(manifest, entry, dir);
         if (executable !== undefined && checked.bytes !== undefined) executable.write(checked.bytes);
       },
+      afterClose: executable === undefined ? undefined : () => executable.dispose(),
     };
   }
 }

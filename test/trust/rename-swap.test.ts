@@ -77,3 +77,23 @@ describe('a dynamic plugin swapped by rename during host.load', () => {
     }, 120_000);
   }
 });
+
+it('removes an executable plugin\'s private copy when the plugin is closed', async () => {
+  const dir = fs.mkdtempSync(path.join(tmp, 'close-'));
+  const file = path.join(dir, 'plugin.mjs');
+  fs.writeFileSync(file, source('pinned'), { mode: 0o755 });
+  const sha256 = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  fs.writeFileSync(
+    path.join(dir, 'manifest.json'),
+    JSON.stringify({ schemaVersion: 1, buildId: 'swap-test', plugins: [{ name: 'swap', kind: 'dynamic', version: '1.0.0', path: 'plugin.mjs', sha256, methods: ['who'], command: ['{path}'] }] }),
+  );
+  const host = createHost({ manifest: dir, logger: silentLogger });
+  hosts.push(host);
+  const plugin = await host.load('swap');
+  expect(Buffer.from(await plugin.call('who', new Uint8Array())).toString()).toBe('pinned');
+  const copies = (): string[] => fs.readdirSync(dir).filter((n) => n.startsWith('plughost-load-'));
+  expect(copies()).toHaveLength(1);
+  await host.close();
+  expect(copies()).toEqual([]);
+});
+

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 
 import { privateNamedCopy, sweepStaleCopies } from '../../src/platform/sealed-copy.darwin.js';
 import { anonymousCopy } from '../../src/platform/sealed-copy.linux.js';
-import { copyDirs } from '../../src/platform/sealed-copy.js';
+import { copyDirs, privateCopiesSafeIn } from '../../src/platform/sealed-copy.js';
 
 let tmp: string;
 beforeEach(() => {
@@ -49,6 +49,23 @@ it('sweeps copies of hosts that are gone, and only those', async () => {
 });
 
 it('puts copies in $PLUGHOST_LOAD_DIR first, then beside the plugin, then in the temporary directory', () => {
-  expect(copyDirs('/srv/app/p.node', { PLUGHOST_LOAD_DIR: '/var/lib/app/load' })).toEqual(['/var/lib/app/load', '/srv/app', path.resolve(os.tmpdir())]);
+  const load = fs.mkdtempSync(path.join(tmp, 'load-'));
+  const app = fs.mkdtempSync(path.join(tmp, 'app-'));
+  expect(copyDirs(path.join(app, 'p.node'), { PLUGHOST_LOAD_DIR: load })).toEqual([load, app, path.resolve(os.tmpdir())]);
   expect(copyDirs(path.join(os.tmpdir(), 'p.node'), {})).toEqual([path.resolve(os.tmpdir())]);
+});
+
+it('never puts a copy where another user could rename it away: not in a directory others may write, unless it is sticky', () => {
+  const open = fs.mkdtempSync(path.join(tmp, 'open-'));
+  fs.chmodSync(open, 0o777);
+  const sticky = fs.mkdtempSync(path.join(tmp, 'sticky-'));
+  fs.chmodSync(sticky, 0o1777);
+  const groupWritable = fs.mkdtempSync(path.join(tmp, 'group-'));
+  fs.chmodSync(groupWritable, 0o770);
+  const own = fs.mkdtempSync(path.join(tmp, 'own-'));
+  fs.chmodSync(own, 0o755);
+  expect([open, sticky, groupWritable, own].map(privateCopiesSafeIn)).toEqual([false, true, false, true]);
+  expect(privateCopiesSafeIn(path.join(tmp, 'missing'))).toBe(false);
+  // A deploy directory anyone may write is skipped, for native and executable copies alike.
+  expect(copyDirs(path.join(open, 'p.node'), { PLUGHOST_LOAD_DIR: own })).toEqual([own, path.resolve(os.tmpdir())]);
 });

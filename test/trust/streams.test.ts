@@ -185,4 +185,18 @@ describe('streams with a plugin from before flow control (no hello, no credit)',
     expect(count).toBe(n);
     expect(await Promise.all(writes)).toEqual(new Array(n).fill(true));
   });
+  it('bounds what it can make the host buffer: past 64 MiB unread, the call is cancelled with a typed error', { timeout: 60_000 }, async () => {
+    const plugin = await host().loadDynamic({ name: 'streams-old-flood', command: command.ts(), env: { FLOW: '0' }, handshakeTimeoutMs: 10_000 });
+    const stream = await plugin.stream('produce');
+    // Nobody reads: the host gives the call up once 64 MiB wait unread (1024 messages of 64 KiB).
+    await waitFor(() => plugin.inFlight === 0, 30_000, 'the host to give the flooding stream up');
+    expect((await counters(plugin)).produced).toBeGreaterThanOrEqual(1024);
+    const err = await rejection((async () => {
+      for await (const _ of stream) {
+        // draining what was kept
+      }
+    })());
+    expect(err.code).toBe('PLUGHOST_STREAM_OVERFLOW');
+    expect(text(await plugin.call('empty', bytes(''))).length).toBe(0);
+  });
 });
