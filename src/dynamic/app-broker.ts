@@ -14,9 +14,7 @@
 // listener that serves nothing: a plugin that dials it has asked for a
 // host-side service, and the call fails at once with
 // PLUGHOST_BROKER_UNSUPPORTED instead of the plugin's timeout.
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 
 import * as grpc from '@grpc/grpc-js';
@@ -24,6 +22,7 @@ import protobuf from 'protobufjs/light.js';
 
 import type { Logger } from '../logger.js';
 import type { Connection } from './connection.js';
+import { createSocketDir, removeSocketDir } from './socket-dir.js';
 
 const ConnInfo = new protobuf.Type('ConnInfo')
   .add(new protobuf.Field('service_id', 1, 'uint32'))
@@ -111,7 +110,12 @@ export class AppBroker {
       }
     }
     return () => {
-      for (const entry of entries) entry.waiters.delete(onDial);
+      for (const entry of entries) {
+        entry.waiters.delete(onDial);
+        // No call waits on this id any more: its listener (an fd) goes, so
+        // a plugin's many distinct numbers cannot pile them up.
+        if (entry.waiters.size === 0) this.#drop(entry);
+      }
     };
   }
 
@@ -124,7 +128,9 @@ export class AppBroker {
     const known = this.#ids.get(id);
     if (known !== undefined) return known;
     try {
-      this.#dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-broker-'));
+      // Pid-named and private like a socket directory, so it is removed with
+      // the host or swept by the next one.
+      this.#dir ??= createSocketDir();
     } catch {
       return undefined;
     }
@@ -141,12 +147,17 @@ export class AppBroker {
     return entry;
   }
 
+  #drop(entry: Announced): void {
+    for (const [id, known] of this.#ids) if (known === entry) this.#ids.delete(id);
+    entry.server.close();
+  }
+
   #end(): void {
     if (!this.#open) return;
     this.#open = false;
     for (const entry of this.#ids.values()) entry.server.close();
     this.#ids.clear();
-    if (this.#dir !== undefined) fs.rmSync(this.#dir, { recursive: true, force: true });
+    if (this.#dir !== undefined) removeSocketDir(this.#dir);
   }
 }
 

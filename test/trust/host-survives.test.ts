@@ -72,6 +72,22 @@ describe('GRPCBroker callbacks', () => {
   });
 });
 
+describe('GRPCBroker guard resources', () => {
+  it.skipIf(goBinary === null)('holds no listener past its call: 200 distinct broker ids leave no fds behind', async () => {
+    const plugin = await trustGo();
+    const counter = plugin.appService(trustProto, 'trust.Counter');
+    const fds = (): number => fs.readdirSync('/proc/self/fd').length;
+    await rejection(counter.call('Put', { key: 'a', value: 1, add_server: 1 }, { timeoutMs: 3_000 }));
+    const before = fds();
+    for (let id = 2; id <= 201; id++) {
+      expect((await rejection(counter.call('Put', { key: 'a', value: 1, add_server: id }, { timeoutMs: 3_000 }))).code).toBe('PLUGHOST_BROKER_UNSUPPORTED');
+    }
+    // A listener is closed asynchronously; give the loop a turn before counting.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(fds() - before).toBeLessThan(20);
+  });
+});
+
 describe('the uncaught-error trap', () => {
   it('fails a dynamic fault test that lets an exception or a rejection escape', () => {
     // A scratch project under dist/ (ignored by git, resolves vitest from here) with one trapped test file.
