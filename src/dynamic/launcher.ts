@@ -18,8 +18,12 @@ export class Launcher {
   #generation = 0;
   /** Every instance this launcher started that has not exited, and which generation each one has. */
   readonly #live = new Map<PluginInstance, number>();
-  /** Instances start() is still configuring: configure() leaves them to it. */
-  readonly #starting = new Set<PluginInstance>();
+  /** Instances start() is still configuring, and when it is done: configure() leaves them to it and waits. */
+  readonly #starting = new Map<PluginInstance, Promise<void>>();
+  /** The configuration an instance last accepted: what a start falls back to when the latest is refused. */
+  #accepted: Uint8Array | undefined;
+  /** Refusals a starting instance met, by generation, for the configure() that set it. */
+  readonly #refused = new Map<number, Error>();
   readonly #beforeStart: (() => void | Promise<void>) | undefined;
 
   constructor(spec: InstanceSpec, beforeStart: (() => void | Promise<void>) | undefined) {
@@ -37,13 +41,30 @@ export class Launcher {
     const instance = await PluginInstance.start(spec);
     this.#live.set(instance, 0);
     instance.onExit(() => this.#live.delete(instance));
-    this.#starting.add(instance);
+    let configured!: () => void;
+    this.#starting.set(instance, new Promise<void>((resolve) => (configured = resolve)));
     try {
       // A configure() during this await does not send to a starting instance: the loop sees its generation.
+      let fellBack = false;
       while (this.#config !== undefined && this.#live.get(instance) !== this.#generation) {
         const generation = this.#generation;
+        const config = this.#config;
         if (!instance.configurable) throw configureUnsupported(instance);
-        await instance.configure(this.#config);
+        try {
+          await instance.configure(config);
+        } catch (err) {
+          // The plugin refused it (not a crash): that configure() hears of it,
+          // and this instance comes up with the last accepted one instead.
+          if (!(err instanceof PluginCallError) || err.code === 'PLUGHOST_TRANSPORT_ERROR' || fellBack) throw err;
+          this.#refused.set(generation, err);
+          fellBack = true;
+          if (this.#generation === generation) {
+            this.#config = this.#accepted;
+            this.#generation++;
+          }
+          continue;
+        }
+        this.#accepted = config;
         this.#live.set(instance, generation);
       }
     } catch (err) {
@@ -51,6 +72,7 @@ export class Launcher {
       throw err;
     } finally {
       this.#starting.delete(instance);
+      configured();
     }
     return instance;
   }
@@ -71,12 +93,20 @@ export class Launcher {
     this.#config = bytes;
     const results = await Promise.allSettled(
       [...targets].map(async (instance) => {
-        // Still starting: start() sees the new generation and sends the latest.
-        if (this.#starting.has(instance)) return;
+        // Still starting: start() sees the new generation and sends the latest; wait for its answer.
+        const starting = this.#starting.get(instance);
+        if (starting !== undefined) {
+          await starting;
+          const refusal = this.#refused.get(generation);
+          if (refusal !== undefined) throw refusal;
+          return;
+        }
         await instance.configure(bytes);
+        this.#accepted = bytes;
         if ((this.#live.get(instance) ?? generation) < generation) this.#live.set(instance, generation);
       }),
     );
+    this.#refused.delete(generation);
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     // An instance stopped meanwhile (a reload) does not count.
     const failure = failures.find((e) => (e as { code?: string }).code !== 'PLUGHOST_PLUGIN_CLOSED');

@@ -101,10 +101,32 @@ describe('configure()', () => {
     process.kill(old!, 'SIGKILL');
     const holding = (e: CapturedLog): boolean => e.message.includes('holding in configure') && e.fields.pid !== old;
     await waitFor(() => log.entries.some(holding), 10_000, 'the restarted instance to hold in configure');
-    await plugin.configure({ value: 'second' });
+    // configure() answers once the starting instance has taken it, after the gate opens.
+    const second = plugin.configure({ value: 'second' });
     fs.writeFileSync(gate, '');
+    await second;
     await waitFor(() => plugin.stats().restarts === 1, 10_000, 'the restart');
     expect(text(await plugin.call('config', bytes('')))).toBe('second');
+  });
+
+  it('refused while an instance restarts is reported, and the instance comes up with the last accepted one', async () => {
+    const log = capturingLogger();
+    const plugin = await host(log).loadDynamic(configPlugin());
+    const gate = path.join(tempDir(), 'gate');
+    fs.writeFileSync(gate, '');
+    await plugin.configure({ value: 'good', holdUntil: gate });
+    fs.rmSync(gate);
+    const [old] = plugin.pids();
+    process.kill(old!, 'SIGKILL');
+    const holding = (e: CapturedLog): boolean => e.message.includes('holding in configure') && e.fields.pid !== old;
+    await waitFor(() => log.entries.some(holding), 10_000, 'the restarted instance to hold in configure');
+    const refused = rejection(plugin.configure({ value: 'refused' }));
+    fs.writeFileSync(gate, '');
+    const err = await refused;
+    expect(err.code).toBe('PLUGHOST_INVALID_ARGUMENT');
+    await waitFor(() => plugin.stats().restarts === 1, 10_000, 'the restart');
+    expect(text(await plugin.call('config', bytes('')))).toBe('good');
+    expect(plugin.stats().instances.map((i) => i.state)).toEqual(['ready']);
   });
 
   it('kept through a crash during configure: the restarted instance comes up with it', async () => {
