@@ -5,10 +5,10 @@
 // operator, the OOM killer or the host's own liveness kill send it too): where
 // the kernel shows a process's CPU time (/proc), the host samples it while the
 // plugin runs and calls a death the CPU limit only when that time reached it.
-import fs from 'node:fs';
 
 import { PluginCrashedError, PluginResourceLimitError } from '../errors.js';
 import type { ResourceLimits } from './exec-helper.js';
+import { procChildren, procCpuSeconds } from '../platform/proc.linux.js';
 import { describeExit, type ExitStatus } from './process.js';
 
 export interface ExitedInstance {
@@ -66,34 +66,14 @@ interface CpuSample {
   readonly cpuSeconds: number;
 }
 
-/** USER_HZ: the unit of /proc/PID/stat times, 100 on every Linux architecture Node runs on. */
-const CLOCK_TICKS = 100;
 /** RLIMIT_CPU is checked on scheduler ticks: a death this close below the limit still counts. */
 const CPU_TOLERANCE_SECONDS = 0.05;
 
-/** CPU seconds (user + system) of `pid` from /proc, or undefined where there is no /proc (or the process is gone). */
-function cpuSecondsOf(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid …": comm may hold spaces and parentheses; fields 14 and 15 are utime and stime.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The process's own CPU time, or, where it is a helper's child that runs under the limit, the largest of theirs (RLIMIT_CPU is per process). */
 function limitedCpuSeconds(pid: number): number | undefined {
-  const own = cpuSecondsOf(pid);
+  const own = procCpuSeconds(pid);
   if (own === undefined) return undefined;
-  let children: string[] = [];
-  try {
-    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-  } catch {
-    // no CONFIG_PROC_CHILDREN: the process itself is all there is to read
-  }
-  return Math.max(own, ...children.map((c) => cpuSecondsOf(Number(c)) ?? 0));
+  return Math.max(own, ...procChildren(pid).map((c) => procCpuSeconds(c) ?? 0));
 }
 
 /**

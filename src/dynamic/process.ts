@@ -1,12 +1,12 @@
 // Starting a plugin subprocess and reading its handshake (docs/protocol.md §1).
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import type { Duplex, Readable, Writable } from 'node:stream';
 
 import { PluginHandshakeError, PluginStartError } from '../errors.js';
 import { parsePluginLogLine, type Logger } from '../logger.js';
 import { ENV, type HandshakeLine } from '../protocol/handshake.js';
+import { procEnded } from '../platform/proc.linux.js';
 import { onBoundedLines, MAX_LINE_BYTES, truncateText } from './bounded-lines.js';
 import { CONTROL_FD, findExecHelper, warnWithoutHelper, wrapCommand, type ResourceLimits } from './exec-helper.js';
 import { looksLikeHandshake, parseHandshake } from './handshake.js';
@@ -69,14 +69,7 @@ const STDERR_TAIL_CHARS = 64 * 1024;
 const NOISE_LINES_LOGGED = 20;
 
 /** Whether the helper's child `pid` has ended, where /proc shows it (Linux); elsewhere only the helper's report tells. */
-function deadOrZombie(pid: number): boolean {
-  if (!fs.existsSync('/proc/self/stat')) return false;
-  try {
-    return /^\d+ \(.*\) [ZX]/s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
+const deadOrZombie = (pid: number): boolean => procEnded(pid);
 
 function signalName(n: number): NodeJS.Signals | null {
   const entry = Object.entries(os.constants.signals).find(([, number]) => number === n);

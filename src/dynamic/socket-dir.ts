@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { PluginStartError } from '../errors.js';
 import { sweepDirsOfDeadPids } from '../util/pid-dirs.js';
 
 const NAME = /^plughost-(\d+)-[A-Za-z0-9]{6}$/;
@@ -36,7 +37,17 @@ export function createSocketDir(): string {
       for (const dir of live) fs.rmSync(dir, { recursive: true, force: true });
     });
   }
-  const dir = fs.mkdtempSync(path.join(base, `plughost-${process.pid}-`));
+  let dir: string;
+  try {
+    dir = fs.mkdtempSync(path.join(base, `plughost-${process.pid}-`));
+  } catch (err) {
+    throw new PluginStartError('PLUGHOST_SPAWN_FAILED', 'cannot create the private socket directory for a plugin', {
+      file: base,
+      found: (err as Error).message,
+      hint: 'Set TMPDIR to a directory this user can write',
+      cause: err,
+    });
+  }
   fs.chmodSync(dir, 0o700);
   live.add(dir);
   return dir;

@@ -70,12 +70,16 @@ export function kindOf(stat: fs.Stats): string {
   if (stat.isSocket()) return 'a socket';
   if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
   if (stat.isSymbolicLink()) return 'a symbolic link';
+  if (stat.isFile()) return 'a regular file';
   return 'a special file';
 }
 
 function openError(file: string, err: unknown): PluginFormatError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return new PluginFormatError('PLUGHOST_FILE_NOT_FOUND', 'no such file', { file, cause: err });
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new PluginFormatError('PLUGHOST_NOT_A_FILE', 'not readable by this user', { file, expected: 'a file this user may read', found: 'permission denied', cause: err });
+  }
   // A unix socket cannot be opened at all (ENXIO): it exists, and it is not a file.
   let found = `cannot open: ${(err as Error).message}`;
   try {
@@ -83,7 +87,7 @@ function openError(file: string, err: unknown): PluginFormatError {
   } catch {
     // The open error is the best description left.
   }
-  return new PluginFormatError('PLUGHOST_NOT_A_FILE', 'not a readable regular file', { file, expected: 'a regular file', found });
+  return new PluginFormatError('PLUGHOST_NOT_A_FILE', 'not a readable regular file', { file, expected: 'a regular file', found, cause: err });
 }
 
 /** Writes all of `bytes` at the start of `fd`. */
