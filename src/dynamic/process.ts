@@ -150,6 +150,7 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
   // "signal N"), and takes signal numbers for it.
   const control = helper === null ? undefined : (child.stdio[CONTROL_FD] as Duplex);
   let pluginPid: number | undefined = helper === null ? child.pid : undefined;
+  let pluginReported = false;
   const pidKnown = new Promise<void>((resolve) => {
     if (control === undefined) return resolve();
     let text = '';
@@ -162,13 +163,27 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
         text = text.slice(at + 1);
         const n = Number(value);
         if (what === 'pid' && pluginPid === undefined) (pluginPid = n), resolve();
-        else if (what === 'exit') onExit({ code: n, signal: null });
-        else if (what === 'signal') onExit({ code: null, signal: signalName(n) });
+        else if (what === 'exit') (pluginReported = true), onExit({ code: n, signal: null });
+        else if (what === 'signal') (pluginReported = true), onExit({ code: null, signal: signalName(n) });
       }
       text = text.slice(-64); // a helper that says nothing sensible cannot grow this
     });
   });
-  child.once('exit', () => control?.destroy());
+  child.once('exit', (_code, signal) => {
+    control?.destroy();
+    // The helper itself was killed (SIGKILL: it could clean nothing up). The
+    // plugin dies with it (its own parent-death signal), but what it started
+    // would not: kill the plugin's process group, which the helper made it
+    // lead. (A setsid daemon has left that group; only the helper's subreaper
+    // sweep, or a cgroup, reaches it.)
+    if (signal !== null && pluginPid !== undefined && !pluginReported) {
+      try {
+        process.kill(-pluginPid, 'SIGKILL');
+      } catch {
+        // The group is already gone.
+      }
+    }
+  });
 
   onBoundedLines(child.stderr, MAX_LINE_BYTES, (line) => {
     const kept = truncateText(line, TAIL_LINE_CHARS);

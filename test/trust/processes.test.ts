@@ -91,6 +91,22 @@ describe.skipIf(!linux)('no descendant of a plugin outlives it', () => {
     await waitFor(() => leftovers(pids).length === 0, { timeoutMs: 3000, what: `no leftovers (left: ${leftovers(pids).join(', ')})` });
   });
 
+  it('when plughost-exec itself is SIGKILLed: the plugin and its process group (a setsid daemon has left it)', async () => {
+    const { pidsFile } = scratch('helper-killed');
+    const host = createHost({ buildId: 'procs', logger: silentLogger });
+    hosts.push(host);
+    const plugin = await host.loadDynamic(options(pidsFile));
+    const pids = await started(pidsFile);
+    const stat = fs.readFileSync(`/proc/${pids.plugin}/stat`, 'utf8');
+    const helper = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    expect(helper).not.toBe(process.pid);
+    process.kill(helper, 'SIGKILL');
+    await waitFor(() => !running(pids.plugin) && !running(pids.grandchild), { timeoutMs: 3000, what: `the plugin and its child gone (left: ${leftovers(pids).join(', ')})` });
+    expect(plugin.pids()).not.toContain(pids.plugin);
+    // Not promised without the helper's sweep: daemons outside the group.
+    for (const pid of [pids.daemon, pids.setsidDaemon]) if (running(pid)) process.kill(pid, 'SIGKILL');
+  });
+
   it('when the host closes', async () => {
     const { pidsFile } = scratch('close');
     const host = createHost({ buildId: 'procs', logger: silentLogger });
