@@ -88,14 +88,26 @@ export async function checkHealth(conn: Connection, plugin: string, timeoutMs: n
 
 /** Describe, or null for a go-plugin plugin that does not serve plughost.v1.Plugin. */
 export async function describe(conn: Connection, plugin: string, timeoutMs: number): Promise<WireDescribeResponse | null> {
+  let wire: WireDescribeResponse;
   try {
-    return await conn.unary<WireDescribeResponse>(conn.plugin, 'Describe', { protocolVersion: PROTOCOL_VERSION }, timeoutMs);
+    wire = await conn.unary<WireDescribeResponse>(conn.plugin, 'Describe', { protocolVersion: PROTOCOL_VERSION }, timeoutMs);
   } catch (err) {
     if ((err as grpc.ServiceError).code === grpc.status.UNIMPLEMENTED) return null;
     throw new PluginStartError('PLUGHOST_DESCRIBE_FAILED', `plugin "${plugin}": Describe failed: ${(err as Error).message}`, {
       cause: err,
     });
   }
+  // The host sent the highest version it speaks; an answer above it means the
+  // plugin ignored that and speaks something this host does not.
+  const answered = Number(wire.protocolVersion ?? 0);
+  if (answered > PROTOCOL_VERSION) {
+    throw new PluginStartError('PLUGHOST_DESCRIBE_FAILED', `plugin "${plugin}" speaks plughost.v1.Plugin protocol version ${answered}`, {
+      expected: `${PROTOCOL_VERSION} or lower (what the host sent in DescribeRequest)`,
+      found: String(answered),
+      hint: 'Build the plugin with an SDK this host supports, or upgrade plughost',
+    });
+  }
+  return wire;
 }
 
 /** Drains GRPCStdio into the logger; Go plugins stall when nobody reads it. */

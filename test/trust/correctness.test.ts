@@ -164,3 +164,13 @@ describe('a CPU-limit error', () => {
     await waitFor(() => plugin.stats().restarts === 1, 10_000, 'the restart');
   });
 });
+
+describe("Describe's protocol_version", () => {
+  it('refuses a plugin that answers a version above the one the host sent', async () => {
+    const err = await rejection(
+      host().loadDynamic({ name: 'protocol-v2', command: [process.execPath, path.join(root, 'test/fixtures/trust/protocol-v2.mjs')], handshakeTimeoutMs: 10_000 }),
+    );
+    expect(err.code).toBe('PLUGHOST_DESCRIBE_FAILED');
+    expect(err.message).toContain('protocol version 2');
+  });
+});
