@@ -88,42 +88,41 @@ describe('configure()', () => {
     expect(err.found).toContain('go-plugin');
   });
 
-  it('set while an instance restarts is the configuration it comes up with', async () => {
+  /**
+   * A plugin configured with `value`, whose instance is then killed: its
+   * restart holds in configure (of `value`) until `open()` lets it go, so the
+   * test acts while an instance is starting.
+   */
+  async function restartingInConfigure(value: string): Promise<{ plugin: Awaited<ReturnType<Host['loadDynamic']>>; open(): void }> {
     const log = capturingLogger();
     const plugin = await host(log).loadDynamic(configPlugin());
     const gate = path.join(tempDir(), 'gate');
     fs.writeFileSync(gate, '');
-    await plugin.configure({ value: 'first', holdUntil: gate });
-    expect(text(await plugin.call('config', bytes('')))).toBe('first');
-    // The restart's configure (of "first") now waits on the gate: the instance is starting, not ready.
+    await plugin.configure({ value, holdUntil: gate });
+    expect(text(await plugin.call('config', bytes('')))).toBe(value);
     fs.rmSync(gate);
     const [old] = plugin.pids();
     process.kill(old!, 'SIGKILL');
     const holding = (e: CapturedLog): boolean => e.message.includes('holding in configure') && e.fields.pid !== old;
     await waitFor(() => log.entries.some(holding), 10_000, 'the restarted instance to hold in configure');
+    return { plugin, open: () => fs.writeFileSync(gate, '') };
+  }
+
+  it('set while an instance restarts is the configuration it comes up with', async () => {
+    const { plugin, open } = await restartingInConfigure('first');
     // configure() answers once the starting instance has taken it, after the gate opens.
     const second = plugin.configure({ value: 'second' });
-    fs.writeFileSync(gate, '');
+    open();
     await second;
     await waitFor(() => plugin.stats().restarts === 1, 10_000, 'the restart');
     expect(text(await plugin.call('config', bytes('')))).toBe('second');
   });
 
   it('refused while an instance restarts is reported, and the instance comes up with the last accepted one', async () => {
-    const log = capturingLogger();
-    const plugin = await host(log).loadDynamic(configPlugin());
-    const gate = path.join(tempDir(), 'gate');
-    fs.writeFileSync(gate, '');
-    await plugin.configure({ value: 'good', holdUntil: gate });
-    fs.rmSync(gate);
-    const [old] = plugin.pids();
-    process.kill(old!, 'SIGKILL');
-    const holding = (e: CapturedLog): boolean => e.message.includes('holding in configure') && e.fields.pid !== old;
-    await waitFor(() => log.entries.some(holding), 10_000, 'the restarted instance to hold in configure');
+    const { plugin, open } = await restartingInConfigure('good');
     const refused = rejection(plugin.configure({ value: 'refused' }));
-    fs.writeFileSync(gate, '');
-    const err = await refused;
-    expect(err.code).toBe('PLUGHOST_INVALID_ARGUMENT');
+    open();
+    expect((await refused).code).toBe('PLUGHOST_INVALID_ARGUMENT');
     await waitFor(() => plugin.stats().restarts === 1, 10_000, 'the restart');
     expect(text(await plugin.call('config', bytes('')))).toBe('good');
     expect(plugin.stats().instances.map((i) => i.state)).toEqual(['ready']);
