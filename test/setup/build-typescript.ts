@@ -44,6 +44,8 @@ function missingOutput(): string | undefined {
 }
 
 export default function setup(): void {
+  // Outputs of deleted sources would still be importable from dist/: remove them first.
+  spawnSync(process.execPath, [path.join(root, 'scripts/prune-dist.mjs')], { cwd: root, stdio: 'inherit' });
   if (fs.existsSync(buildInfo) && missingOutput() !== undefined) fs.rmSync(buildInfo);
   const args = [tsc, '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', buildInfo, '--pretty', 'false'];
   const run = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 170_000 });
