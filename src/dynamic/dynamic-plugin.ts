@@ -55,7 +55,7 @@ export class DynamicPlugin {
     );
     this.#callTimeoutMs = options.callTimeoutMs;
     this.#afterClose = options.afterClose;
-    this.#launcher = new Launcher(spec, options.beforeStart);
+    this.#launcher = new Launcher(spec, options.beforeStart, options.afterStart);
     this.#timer = new CallTimer(reporter);
     this.#supervisor = new Supervisor({
       policy: restartPolicy(options.restart),

@@ -25,10 +25,12 @@ export class Launcher {
   /** Refusals a starting instance met, by generation, for the configure() that set it. */
   readonly #refused = new Map<number, Error>();
   readonly #beforeStart: (() => void | Promise<void>) | undefined;
+  readonly #afterStart: (() => void | Promise<void>) | undefined;
 
-  constructor(spec: InstanceSpec, beforeStart: (() => void | Promise<void>) | undefined) {
+  constructor(spec: InstanceSpec, beforeStart: (() => void | Promise<void>) | undefined, afterStart?: () => void | Promise<void>) {
     this.#spec = spec;
     this.#beforeStart = beforeStart;
+    this.#afterStart = afterStart;
   }
 
   get spec(): InstanceSpec {
@@ -39,6 +41,12 @@ export class Launcher {
   async start(spec: InstanceSpec = this.#spec): Promise<PluginInstance> {
     await this.#beforeStart?.();
     const instance = await PluginInstance.start(spec);
+    try {
+      await this.#afterStart?.();
+    } catch (err) {
+      await instance.shutdown();
+      throw err;
+    }
     this.#live.set(instance, 0);
     instance.onExit(() => this.#live.delete(instance));
     let configured!: () => void;

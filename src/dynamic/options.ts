@@ -61,6 +61,13 @@ export interface DynamicPluginOptions {
    * file here, so a restart never runs bytes that changed on disk.
    */
   readonly beforeStart?: () => void | Promise<void>;
+  /**
+   * Runs after every start of an instance, once it is up and described and
+   * before it takes a call; throwing stops that instance and refuses the
+   * start. The registry re-checks an interpreted plugin's pins here: its
+   * interpreter read them by path after beforeStart checked them.
+   */
+  readonly afterStart?: () => void | Promise<void>;
   /** Runs once, after close() stopped every instance (the registry removes an executable's private copy here). */
   readonly afterClose?: () => void;
   /** Told of every call, restart and up/down change (e.g. HostMetrics.dynamicObserver(name)); no timing work without one. */

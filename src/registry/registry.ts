@@ -114,10 +114,9 @@ export class Registry {
     }
     const plugin = fromDynamic(dynamic, entry.kind === 'native', entry.name);
     try {
-      // An interpreter opens the files by path after they were checked: a
-      // file swapped in between is caught here, before the plugin gets a
-      // call. (An executable ran its private copy; a deploy that changed
-      // under the load is refused all the same.)
+      // A deploy that changed under the load is refused (an interpreted
+      // plugin's afterStart caught a swap already; an executable ran its
+      // private copy, but the deploy no longer matches the manifest).
       if (entry.kind === 'dynamic') verifyEntry(manifest, entry, dir);
       checkMethods(entry, plugin.methods, file);
     } catch (err) {
@@ -142,7 +141,7 @@ export class Registry {
    * An executable entry (`{path}` is the program) starts from a private copy
    * of the bytes that matched its pin, renewed before every start; an
    * interpreted one (`node {path}`) is read by its interpreter by path, so
-   * its pins are checked before each start, and at load again once it is up.
+   * its pins are checked before each start and again once it is up.
    */
   #dynamic(entry: DynamicEntry, file: string): DynamicPluginOptions {
     const { manifest, dir } = this.#source;
@@ -162,6 +161,10 @@ export class Registry {
         if (executable !== undefined && checked.bytes !== undefined) executable.write(checked.bytes);
       },
       afterClose: executable === undefined ? undefined : () => executable.dispose(),
+      // An interpreter opened the files by path after beforeStart checked them:
+      // a file swapped in between is caught before the instance takes a call,
+      // on every start (restarts and reloads too).
+      afterStart: executable === undefined ? () => void verifyEntry(manifest, entry, dir) : undefined,
     };
   }
 }
