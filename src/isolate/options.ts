@@ -45,7 +45,8 @@ export function isolatedNativeOptions(file: string, opts: IsolatedNativeOptions)
   // The runner loads a private copy of the plugin: where the host's copies
   // go, its go too (its TMPDIR is the socket directory, perhaps noexec).
   const loadDir = process.env.PLUGHOST_LOAD_DIR;
-  const env = loadDir === undefined || dynamic.env?.PLUGHOST_LOAD_DIR !== undefined ? dynamic.env : { ...dynamic.env, PLUGHOST_LOAD_DIR: loadDir };
+  // A caller's own PLUGHOST_LOAD_DIR for the runner wins.
+  const env = loadDir === undefined ? dynamic.env : { PLUGHOST_LOAD_DIR: loadDir, ...dynamic.env };
   // `command` last: it is the runner's, whatever a caller passed.
   return { ...dynamic, ...(env === undefined ? {} : { env }), name: opts.name, command };
 }

@@ -28,7 +28,12 @@ export function privateNamedCopy(dir: string, bytes: Uint8Array, name: string): 
   }
 }
 
-/** Removes private copies left by hosts that are gone (killed between write and dlopen). */
+const STALE = new RegExp(`^${PRIVATE_DIR_PREFIX}(\\d+)-`);
+const swept = new Set<string>();
+
+/** Removes private copies left in `dir` by hosts that are gone (killed before they could clean up); once per directory and process. */
 export function sweepStaleCopies(dir: string): void {
-  sweepDirsOfDeadPids(dir, /^plughost-load-(\d+)-/);
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  sweepDirsOfDeadPids(dir, STALE);
 }

@@ -51,8 +51,6 @@ export function privateCopiesSafeIn(dir: string): boolean {
   return stat.isDirectory() && trustedOwner && (!othersMayWrite || sticky);
 }
 
-const swept = new Set<string>();
-
 /** Each copy that can be made, in `copyDirs` order; the caller maps the first its loader accepts. */
 export function* sealedCopies(bytes: Uint8Array, pluginFile: string, env: NodeJS.ProcessEnv = process.env): Generator<SealedCopy> {
   for (const dir of copyDirs(pluginFile, env)) {
@@ -66,10 +64,7 @@ export function* sealedCopies(bytes: Uint8Array, pluginFile: string, env: NodeJS
         continue;
       }
     }
-    if (!swept.has(dir)) {
-      swept.add(dir);
-      sweepStaleCopies(dir);
-    }
+    sweepStaleCopies(dir);
     const named = privateNamedCopy(dir, bytes, path.basename(pluginFile));
     if (named !== undefined) {
       const remove = (): void => {

@@ -63,7 +63,7 @@ function privateHome(pluginFile: string, env: NodeJS.ProcessEnv): string {
       tried.push(`${dir} (${(err as NodeJS.ErrnoException).code ?? 'not writable'})`);
       continue;
     }
-    if (canExecuteIn(home)) {
+    if (canExecuteIn(dir, home)) {
       remember(home);
       return home;
     }
@@ -77,17 +77,25 @@ function privateHome(pluginFile: string, env: NodeJS.ProcessEnv): string {
   });
 }
 
-/** A filesystem mounted noexec refuses execve, whatever the file's mode: try it once per directory. */
-function canExecuteIn(home: string): boolean {
+/** Directories already tried for exec, and the answer: a mount's noexec does not change while we run. */
+const executableIn = new Map<string, boolean>();
+
+/** A filesystem mounted noexec refuses execve, whatever the file's mode: try it once per directory (in `home`, made there). */
+function canExecuteIn(dir: string, home: string): boolean {
+  const known = executableIn.get(dir);
+  if (known !== undefined) return known;
   const probe = path.join(home, 'probe');
+  let ok = false;
   try {
     fs.writeFileSync(probe, '#!/bin/sh\nexit 0\n', { mode: 0o500 });
-    return spawnSync(probe, { stdio: 'ignore', timeout: 10_000 }).status === 0;
+    ok = spawnSync(probe, { stdio: 'ignore', timeout: 10_000 }).status === 0;
   } catch {
-    return false;
+    ok = false;
   } finally {
     fs.rmSync(probe, { force: true });
   }
+  executableIn.set(dir, ok);
+  return ok;
 }
 
 function remember(home: string): void {
