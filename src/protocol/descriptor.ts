@@ -37,6 +37,12 @@ export const PROTOCOL_DESCRIPTOR = {
                   "type": "uint32",
                   "id": 1,
                   "protoName": "protocol_version"
+                },
+                "hostServices": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 2,
+                  "protoName": "host_services"
                 }
               }
             },
@@ -76,6 +82,10 @@ export const PROTOCOL_DESCRIPTOR = {
                 "kind": {
                   "type": "Kind",
                   "id": 2
+                },
+                "idempotent": {
+                  "type": "bool",
+                  "id": 3
                 }
               },
               "nested": {
@@ -157,7 +167,10 @@ export const PROTOCOL_DESCRIPTOR = {
                     "data",
                     "end",
                     "cancel",
-                    "credit"
+                    "credit",
+                    "hostCall",
+                    "hostResult",
+                    "hostCancel"
                   ]
                 }
               },
@@ -202,6 +215,38 @@ export const PROTOCOL_DESCRIPTOR = {
                 "credit": {
                   "type": "Credit",
                   "id": 10
+                },
+                "hostCall": {
+                  "type": "HostCall",
+                  "id": 11,
+                  "protoName": "host_call"
+                },
+                "hostResult": {
+                  "type": "Result",
+                  "id": 12,
+                  "protoName": "host_result"
+                },
+                "hostCancel": {
+                  "type": "Cancel",
+                  "id": 13,
+                  "protoName": "host_cancel"
+                }
+              }
+            },
+            "HostCall": {
+              "fields": {
+                "service": {
+                  "type": "string",
+                  "id": 1
+                },
+                "payload": {
+                  "type": "bytes",
+                  "id": 2
+                },
+                "timeoutMs": {
+                  "type": "uint32",
+                  "id": 3,
+                  "protoName": "timeout_ms"
                 }
               }
             },

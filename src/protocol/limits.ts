@@ -22,3 +22,9 @@ export const FRAME_OVERHEAD = 256;
  * the results the plugin sends back are budgeted alike.
  */
 export const BATCH_ITEM_OVERHEAD = 16;
+
+/** A host call's deadline when the plugin gives none (HostCall.timeout_ms 0). */
+export const HOST_CALL_DEFAULT_TIMEOUT_MS = 30_000;
+
+/** Host calls one plugin instance may have open at once; more are refused (PLUGHOST_HOST_CALLS_EXHAUSTED). */
+export const MAX_OPEN_HOST_CALLS = 256;

@@ -72,10 +72,23 @@ export interface WireFrame {
   end?: { error?: WireError | null } | null;
   cancel?: { reason?: string } | null;
   credit?: { bytes?: number } | null;
+  hostCall?: WireHostCall | null;
+  hostResult?: WireResult | null;
+  hostCancel?: { reason?: string } | null;
+}
+export interface WireHostCall {
+  service?: string;
+  payload?: Uint8Array;
+  timeoutMs?: number;
+}
+export interface WireDescribeRequest {
+  protocolVersion?: number;
+  hostServices?: string[];
 }
 export interface WireMethodInfo {
   name?: string;
   kind?: number; // 0 UNARY, 1 STREAM
+  idempotent?: boolean;
 }
 export interface WireDescribeResponse {
   name?: string;
