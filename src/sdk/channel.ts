@@ -2,13 +2,16 @@
 // stream, matched by frame id (docs/protocol.md §3). Synchronous methods are
 // answered inside the frame's own event (no promise, nothing registered);
 // only calls still running after it are tracked, so `cancel` can reach them.
+// The plugin's own host calls travel on the same stream (host-line.ts).
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 
 import { asBytes } from '../protocol/bytes.js';
 import { ReceiveWindow, SendCredit, STREAM_WINDOW_BYTES } from '../protocol/flow.js';
 import type { WireBatchRequest, WireCallRequest, WireFrame, WireResult } from '../protocol/services.js';
-import { CallCtx } from './context.js';
+import { CallCtx, type HostSource } from './context.js';
 import type { Dispatcher } from './dispatcher.js';
+import { HostLine } from './host-line.js';
+import type { HostRegistry, Route } from './host-services.js';
 import { MessageQueue } from './message-queue.js';
 import type { StreamHandler } from './types.js';
 
@@ -27,8 +30,8 @@ class StreamCall {
   readonly input: MessageQueue;
   readonly credit: SendCredit | undefined;
 
-  constructor(method: string, window: number, grant: (bytes: number) => void) {
-    this.ctx = new CallCtx(method);
+  constructor(method: string, hostSource: HostSource, window: number, grant: (bytes: number) => void) {
+    this.ctx = new CallCtx(method, hostSource);
     this.credit = window > 0 ? new SendCredit(window) : undefined;
     const receive = window > 0 ? new ReceiveWindow(STREAM_WINDOW_BYTES, grant) : undefined;
     this.input = new MessageQueue(receive === undefined ? undefined : (length) => receive.consumed(length));
@@ -48,17 +51,38 @@ export class ChannelSession {
   readonly #dispatcher: Dispatcher;
   readonly #open = new Map<number, OpenCall>();
   readonly #onClosed: (session: ChannelSession) => void;
+  readonly #registry: HostRegistry;
+  /** The plugin's host calls on this Channel. */
+  readonly #line: HostLine;
+  /** `ctx.host` of the calls on this Channel: their host calls go over it too. */
+  readonly #hostSource: HostSource;
   #closed = false;
+  /** The last write found the stream's buffer full, and it has not drained since. */
+  #congested = false;
   /** Whether this plugin speaks flow control (it sent the hello); if not, a window in `open` is ignored, as older SDKs did. */
   readonly #flow: boolean;
   /** Stream outputs waiting for the Channel stream to drain (gRPC transport backpressure). */
   #drainWaiters: Array<() => void> = [];
 
-  constructor(stream: ServerDuplexStream<WireFrame, WireFrame>, dispatcher: Dispatcher, onClosed: (session: ChannelSession) => void, flow = true) {
+  constructor(
+    stream: ServerDuplexStream<WireFrame, WireFrame>,
+    dispatcher: Dispatcher,
+    registry: HostRegistry,
+    onClosed: (session: ChannelSession) => void,
+    flow = true,
+  ) {
     this.#stream = stream;
     this.#dispatcher = dispatcher;
+    this.#registry = registry;
     this.#onClosed = onClosed;
     this.#flow = flow;
+    this.#line = new HostLine({
+      write: (frame) => this.#write(frame),
+      ready: () => (this.#congested && !this.#closed ? new Promise<void>((resolve) => this.#drainWaiters.push(resolve)) : undefined),
+    });
+    const route: Route = () => (this.#closed ? 'the Channel this call came on has ended' : this.#line);
+    this.#hostSource = (ctx) => registry.forCall(route, ctx);
+    registry.attach(this.#line);
     // The hello: the first frame says this plugin speaks flow control (src/protocol/flow.ts).
     if (flow) this.#write({ id: 0, credit: { bytes: STREAM_WINDOW_BYTES } });
     stream.on('data', (frame: Frame) => this.#receive(frame));
@@ -73,6 +97,9 @@ export class ChannelSession {
   close(why: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    // Before the calls are cancelled: their host calls fail as the Channel's loss, not as a cancellation.
+    this.#registry.detach(this.#line);
+    this.#line.close(why);
     for (const call of this.#open.values()) call.cancel(why);
     this.#open.clear();
     this.#drained();
@@ -89,6 +116,7 @@ export class ChannelSession {
     const id = frame.id ?? 0;
     // Oneof members: message fields default to null on the prototype; `data` is checked last.
     if (frame.call != null) this.#call(id, frame.call);
+    else if (frame.hostResult != null) this.#line.answer(id, frame.hostResult);
     else if (frame.batch != null) this.#batch(id, frame.batch);
     else if (frame.cancel != null) this.#cancel(id, frame.cancel.reason);
     else if (frame.open != null) this.#openStream(id, frame.open.method ?? '', this.#flow ? (frame.open.window ?? 0) : 0);
@@ -99,7 +127,7 @@ export class ChannelSession {
 
   #call(id: number, req: WireCallRequest): void {
     if (this.#open.has(id)) return; // the id is in use: not a valid new call
-    const ctx = new CallCtx(req.method ?? '');
+    const ctx = new CallCtx(req.method ?? '', this.#hostSource);
     const result = this.#dispatcher.call(ctx.method, bytesOf(req.payload), ctx);
     if (!(result instanceof Promise)) {
       this.#write({ id, result });
@@ -115,7 +143,7 @@ export class ChannelSession {
 
   #batch(id: number, req: WireBatchRequest): void {
     if (this.#open.has(id)) return;
-    const ctx = new CallCtx(req.method ?? '');
+    const ctx = new CallCtx(req.method ?? '', this.#hostSource);
     const payloads = (req.payloads ?? []).map(bytesOf);
     const results = this.#dispatcher.batch(ctx.method, payloads, ctx);
     if (!(results instanceof Promise)) {
@@ -145,7 +173,7 @@ export class ChannelSession {
       this.#write({ id, end: { error: this.#dispatcher.unknownMethod(method, kind).error } });
       return;
     }
-    const call = new StreamCall(method, window, (bytes) => {
+    const call = new StreamCall(method, this.#hostSource, window, (bytes) => {
       if (this.#open.get(id) === call) this.#write({ id, credit: { bytes } });
     });
     this.#open.set(id, call);
@@ -208,11 +236,15 @@ export class ChannelSession {
       this.close('writing to the channel failed');
       return false;
     }
-    if (!ok) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    if (!ok) {
+      this.#congested = true;
+      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    }
     return this.#open.get(id) === call;
   }
 
   #drained(): void {
+    this.#congested = false;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const wake of waiters) wake();
@@ -221,7 +253,7 @@ export class ChannelSession {
   #write(frame: WireFrame): void {
     if (this.#closed) return;
     try {
-      this.#stream.write(frame);
+      if (!this.#stream.write(frame)) this.#congested = true;
     } catch {
       this.close('writing to the channel failed');
     }

@@ -1,15 +1,22 @@
 // The per-call context. Its AbortController is made only when a method reads
-// `signal`: most calls never do, and the hot path should not pay for one.
+// `signal`, and its HostServices only when it reads `host`: most calls never
+// do, and the hot path should not pay for them.
 import { CODES, PluginError } from './plugin-error.js';
-import type { CallContext } from './types.js';
+import type { CallContext, HostServices } from './types.js';
+
+/** Makes a call's `ctx.host` (bound to the Channel, or the RPC, the call came on). */
+export type HostSource = (ctx: CallContext) => HostServices;
 
 export class CallCtx implements CallContext {
   readonly method: string;
+  readonly #hostSource: HostSource;
+  #host: HostServices | undefined;
   #controller: AbortController | undefined;
   #reason: PluginError | undefined;
 
-  constructor(method: string) {
+  constructor(method: string, hostSource: HostSource) {
     this.method = method;
+    this.#hostSource = hostSource;
   }
 
   get signal(): AbortSignal {
@@ -18,6 +25,10 @@ export class CallCtx implements CallContext {
       if (this.#reason !== undefined) this.#controller.abort(this.#reason);
     }
     return this.#controller.signal;
+  }
+
+  get host(): HostServices {
+    return (this.#host ??= this.#hostSource(this));
   }
 
   get cancelled(): boolean {

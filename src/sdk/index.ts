@@ -2,7 +2,19 @@
 //
 //   import { serve, PluginError } from 'plughost/sdk';
 //   await serve({ name: 'hello', version: '1.0.0', methods: { echo: (p) => p } });
+//
+// The same program serves remote hosts when run with PLUGHOST_LISTEN=host:port
+// (docs/protocol.md, "Server mode").
 export { serve } from './serve.js';
 export { PluginError } from './plugin-error.js';
-export type { BatchHandler, CallContext, MethodHandler, PluginDefinition, RunningPlugin, StreamHandler } from './types.js';
-export { PLUGHOST_COOKIE } from '../protocol/handshake.js';
+export type {
+  BatchHandler,
+  CallContext,
+  HostCallOptions,
+  HostServices,
+  MethodHandler,
+  PluginDefinition,
+  RunningPlugin,
+  StreamHandler,
+} from './types.js';
+export { LISTENING_PREFIX, PLUGHOST_COOKIE, SERVER_ENV } from '../protocol/handshake.js';

@@ -5,8 +5,8 @@ import type { WireError } from '../protocol/services.js';
 export class PluginError extends Error {
   readonly code: string;
 
-  constructor(code: string, message: string) {
-    super(message);
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'PluginError';
     this.code = code;
   }
@@ -17,6 +17,10 @@ export const CODES = Object.freeze({
   unknownMethod: 'PLUGHOST_UNKNOWN_METHOD',
   tooLarge: 'PLUGHOST_MESSAGE_TOO_LARGE',
   cancelled: 'PLUGHOST_CANCELLED',
+  deadlineExceeded: 'PLUGHOST_DEADLINE_EXCEEDED',
+  hostServiceNotFound: 'PLUGHOST_HOST_SERVICE_NOT_FOUND',
+  hostServiceFailed: 'PLUGHOST_HOST_SERVICE_FAILED',
+  hostCallsUnavailable: 'PLUGHOST_HOST_CALLS_UNAVAILABLE',
 });
 
 /** A thrown value as a wire Error: its own string `code`, else PLUGHOST_PLUGIN_EXCEPTION. The message is cut to `maxChars`. */

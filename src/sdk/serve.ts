@@ -1,17 +1,18 @@
 // serve(): the plugin's whole start-up (docs/protocol.md §1): check the
-// environment, listen on a Unix socket, print the handshake line, then stay
-// until the host says Shutdown, closes stdin, or goes away.
+// environment, listen on a Unix socket (TLS with AutoMTLS), print the
+// handshake line, then stay until the host says Shutdown, closes stdin, or
+// goes away. With PLUGHOST_LISTEN it serves remote hosts instead (remote.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 
 import * as grpc from '@grpc/grpc-js';
 
-import { formatHandshake } from '../protocol/handshake.js';
-import { ControllerService, HealthService, PluginService, StdioService } from '../protocol/services.js';
-import { Dispatcher } from './dispatcher.js';
-import { readSettings, StartRefused } from './environment.js';
+import { formatHandshake, SERVER_ENV } from '../protocol/handshake.js';
+import { autoMtls, type AutoMtls } from './credentials.js';
+import { readSettings, refuse, StartRefused } from './environment.js';
 import { watchHost } from './lifetime.js';
-import { controllerService, healthService, OpenStreams, pluginService, stdioService } from './services.js';
+import { bind, pluginServer } from './plugin-server.js';
+import { serveRemote } from './remote.js';
 import type { PluginDefinition, RunningPlugin } from './types.js';
 
 /** Linux's limit for a socket path (sun_path, with its terminating NUL). */
@@ -36,22 +37,19 @@ function validate(def: PluginDefinition): void {
   for (const name of Object.keys(def.streams ?? {})) {
     if (Object.hasOwn(def.methods ?? {}, name)) throw new TypeError(`serve(): "${name}" is in both \`methods\` and \`streams\``);
   }
+  if (def.idempotent !== undefined) {
+    if (!Array.isArray(def.idempotent)) throw new TypeError('serve(): `idempotent` must be an array of method names');
+    for (const name of def.idempotent) {
+      if (typeof name !== 'string' || !Object.hasOwn(def.methods ?? {}, name)) {
+        throw new TypeError(`serve(): idempotent lists ${JSON.stringify(name)}, which is not a method in \`methods\``);
+      }
+    }
+  }
   if (def.configure !== undefined && typeof def.configure !== 'function') throw new TypeError('serve(): `configure` must be a function');
   const versions = def.appVersions ?? [1];
   if (!Array.isArray(versions) || versions.length === 0 || !versions.every((v) => Number.isInteger(v) && v > 0)) {
     throw new TypeError('serve(): `appVersions` must be a non-empty array of positive integers');
   }
-}
-
-function refuse(message: string): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(1);
-}
-
-function bind(server: grpc.Server, address: string): Promise<void> {
-  return new Promise((resolve, reject) =>
-    server.bindAsync(`unix:${address}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-  );
 }
 
 let socketCounter = 0;
@@ -60,10 +58,16 @@ let socketCounter = 0;
  * Serves a plugin to the host that started this process. Exits with status 1
  * (message on stderr) when not started by a host or with no app protocol
  * version in common; exits 0 after a Shutdown RPC, when stdin ends, or when
- * the host is gone.
+ * the host is gone. With PLUGIN_CLIENT_CERT set (the host's AutoMTLS) it
+ * serves TLS, requiring that client certificate.
+ *
+ * With PLUGHOST_LISTEN=host:port it runs in server mode instead (docs/protocol.md,
+ * "Server mode"): no host, no cookie; it serves remote hosts on that TCP
+ * address until SIGTERM or SIGINT, then exits 0.
  */
 export async function serve(def: PluginDefinition): Promise<RunningPlugin> {
   validate(def);
+  if (process.env[SERVER_ENV.listen]) return serveRemote(def);
   const settings = readSettings(def);
   if (settings instanceof StartRefused) refuse(settings.message);
   for (const warning of settings.warnings) process.stderr.write(`${warning}\n`);
@@ -72,13 +76,17 @@ export async function serve(def: PluginDefinition): Promise<RunningPlugin> {
   if (Buffer.byteLength(address) > MAX_SOCKET_PATH_BYTES) {
     refuse(`plugin "${def.name}": socket path ${address} is longer than ${MAX_SOCKET_PATH_BYTES} bytes; use a shorter PLUGIN_UNIX_SOCKET_DIR`);
   }
+  let tls: AutoMtls | undefined;
+  if (settings.clientCert !== undefined) {
+    try {
+      tls = await autoMtls(settings.clientCert);
+    } catch (err) {
+      refuse(`plugin "${def.name}": cannot set up AutoMTLS with PLUGIN_CLIENT_CERT: ${(err as Error).message}`);
+    }
+  }
 
-  const max = settings.maxMessageBytes;
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max });
-  const dispatcher = new Dispatcher(def, max);
-  const open = new OpenStreams();
-  let closing: Promise<void> | undefined;
   let stopWatching = (): void => {};
+  const plugin = pluginServer(def, settings.maxMessageBytes, () => exit(CLOSE_GRACE_MS));
   const removeSocket = (): void => {
     try {
       fs.unlinkSync(address);
@@ -86,30 +94,22 @@ export async function serve(def: PluginDefinition): Promise<RunningPlugin> {
       // gone already
     }
   };
-
-  const close = (graceMs = CLOSE_GRACE_MS): Promise<void> =>
-    (closing ??= new Promise<void>((resolve) => {
-      stopWatching();
-      open.endAll();
-      const timer = setTimeout(() => server.forceShutdown(), graceMs);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        removeSocket();
-        process.off('exit', removeSocket);
-        resolve();
-      });
-    }));
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = CLOSE_GRACE_MS): Promise<void> => {
+    if (closing !== undefined) return closing;
+    stopWatching();
+    closing = plugin.close(graceMs).then(() => {
+      removeSocket();
+      process.off('exit', removeSocket);
+    });
+    return closing;
+  };
   const exit = (graceMs: number): void => void close(graceMs).then(() => process.exit(0));
 
-  server.addService(HealthService, healthService(open));
-  server.addService(ControllerService, controllerService(() => exit(CLOSE_GRACE_MS)));
-  server.addService(StdioService, stdioService(open));
-  server.addService(PluginService, pluginService(def, dispatcher, open));
-
   try {
-    await bind(server, address);
+    await bind(plugin.server, `unix:${address}`, tls?.credentials ?? grpc.ServerCredentials.createInsecure());
   } catch (err) {
-    server.forceShutdown();
+    plugin.server.forceShutdown();
     throw new Error(`plugin "${def.name}": cannot listen on ${address}: ${(err as Error).message}`, { cause: err });
   }
   process.on('exit', removeSocket);
@@ -120,8 +120,8 @@ export async function serve(def: PluginDefinition): Promise<RunningPlugin> {
   }
 
   // The handshake: the first and only line the SDK writes on stdout.
-  process.stdout.write(`${formatHandshake(settings.appVersion, 'unix', address)}\n`);
+  process.stdout.write(`${formatHandshake(settings.appVersion, 'unix', address, tls?.der)}\n`);
   stopWatching = watchHost(settings.parentPid, () => exit(0));
 
-  return { address, appVersion: settings.appVersion, close: () => close() };
+  return { address, appVersion: settings.appVersion, host: plugin.host, close: () => close() };
 }
