@@ -53,6 +53,16 @@ export type ErrorCode =
   | 'PLUGHOST_CONFIGURE_UNSUPPORTED'
   | 'PLUGHOST_APP_STREAM_UNSUPPORTED'
   | 'PLUGHOST_BROKER_UNSUPPORTED'
+  // Host services (plugins calling back into the host).
+  | 'PLUGHOST_HOST_SERVICE_NOT_FOUND'
+  | 'PLUGHOST_HOST_SERVICE_FAILED'
+  | 'PLUGHOST_HOST_CALLS_EXHAUSTED'
+  | 'PLUGHOST_HOST_CALLS_UNAVAILABLE'
+  | 'PLUGHOST_HANDSHAKE_TLS'
+  // Remote plugins.
+  | 'PLUGHOST_REMOTE_UNAVAILABLE'
+  | 'PLUGHOST_CONNECTION_LOST'
+  | 'PLUGHOST_TLS_CONFIG'
   // Manifests and the registry.
   | 'PLUGHOST_MANIFEST_INVALID'
   | 'PLUGHOST_MANIFEST_MISMATCH'
@@ -152,6 +162,19 @@ export class PluginUnavailableError extends PlughostError {}
 
 /** The call was given up on by the host: its deadline passed or its signal aborted. */
 export class PluginCallCancelledError extends PlughostError {}
+
+/**
+ * Thrown by a host service to fail a plugin's host call with your own code
+ * and message, which the plugin receives as they are. Any other error a
+ * service throws reaches the plugin only as PLUGHOST_HOST_SERVICE_FAILED
+ * (its message stays in the host's log, so host details do not leak).
+ */
+export class HostServiceError extends PlughostError {
+  constructor(code: string, message: string) {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(code)) throw new TypeError(`HostServiceError: code ${JSON.stringify(code)} must be UPPER_SNAKE_CASE`);
+    super(code, message);
+  }
+}
 
 /**
  * The plugin's method returned an error. `code` is the plugin's own code

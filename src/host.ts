@@ -6,6 +6,7 @@ import { PluginUnavailableError, PlughostError, PlughostUsageError, type ErrorCo
 import { loadNativeModule } from './native/load.js';
 import { createNativePlugin, type MethodTable, type NativePlugin } from './native/plugin.js';
 import { DynamicPlugin, type DynamicPluginOptions } from './dynamic/dynamic-plugin.js';
+import { HostServiceTable, type HostServices } from './dynamic/host-services.js';
 import { toLogger, type LoggerLike } from './logger.js';
 import { expectedBy, resolveRelease } from './release/release.js';
 import { HostMetrics } from './metrics/host-metrics.js';
@@ -42,6 +43,12 @@ export interface HostOptions {
    * docs/metrics.md). Dynamic calls are always counted.
    */
   readonly instrumentNative?: boolean;
+  /**
+   * Services every dynamic plugin of this host may call back (host calls from
+   * plughost SDK plugins; GRPCBroker services for go-plugin plugins), by name.
+   * A plugin's own `services` add to these. docs/dynamic-plugins.md.
+   */
+  readonly services?: HostServices;
 }
 
 export interface LoadNativeOptions {
@@ -130,6 +137,7 @@ export function createHost(options: HostOptions = {}): Host {
   const source = release.manifest;
   const buildId = release.buildId;
   const logger = toLogger(options.logger);
+  const hostServices = new HostServiceTable(options.services ?? {});
   const metrics = new HostMetrics();
   const byKey = new Map<string, NativePlugin>();
   const dynamic = new Set<DynamicPlugin>();
@@ -154,7 +162,7 @@ export function createHost(options: HostOptions = {}): Host {
     if (closed) throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `host is closed; cannot start "${opts.name}"`);
     const t0 = performance.now();
     const observer = combineObservers(metrics.dynamicObserver(opts.name, kind), opts.observer);
-    const starting = DynamicPlugin.start({ ...opts, observer }, logger);
+    const starting = DynamicPlugin.start({ ...opts, observer }, logger, hostServices);
     loading.add(starting);
     try {
       const plugin = await starting;
@@ -280,6 +288,10 @@ function combineObservers(a: DynamicPluginObserver, b: DynamicPluginObserver | u
     onCall: (method, status, seconds) => {
       a.onCall?.(method, status, seconds);
       b.onCall?.(method, status, seconds);
+    },
+    onHostCall: (service, status, seconds) => {
+      a.onHostCall?.(service, status, seconds);
+      b.onHostCall?.(service, status, seconds);
     },
     onRestart: () => {
       a.onRestart?.();

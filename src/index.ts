@@ -25,13 +25,16 @@ export type {
   RestartPolicy,
 } from './dynamic/dynamic-plugin.js';
 export type { CallOptions, DynamicStream } from './dynamic/call-channel.js';
+export type { AppServiceCallOptions } from './dynamic/app-services.js';
 export type { ResourceLimits } from './dynamic/exec-helper.js';
 export type { MethodDescription } from './dynamic/instance.js';
 export type { PrebuildCandidate, PrebuildResolution, PrebuildTuple } from './prebuild/index.js';
 export type { Logger, LevelLogger, LoggerLike, LogLevel, LogFields } from './logger.js';
 export { createJsonLogger, silentLogger } from './logger.js';
+export type { GrpcHostService, HostCallContext, HostFunction, HostService, HostServices } from './dynamic/host-services.js';
 export {
   BuildError,
+  HostServiceError,
   PluginCallCancelledError,
   PluginCallError,
   PluginCompatibilityError,

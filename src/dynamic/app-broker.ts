@@ -1,27 +1,34 @@
-// go-plugin's GRPCBroker, as far as the host goes until it serves host-side
-// services: it notices a plugin that calls back and fails the call typed.
+// go-plugin's GRPCBroker, host side (docs/protocol.md section 4): host
+// services for go-plugin plugins, which cannot make host calls on a Channel.
 //
 // On the wire (go-plugin grpc_broker.go): the plugin serves
 // `plugin.GRPCBroker/StartStream`, a bidi stream of ConnInfo{service_id,
-// network, address}; a go-plugin host opens it at connect. The host side of
-// a callback serves a gRPC server on a listener and sends its ConnInfo under
-// a fresh id, which it passes in the request (examples/bidirectional:
-// PutRequest.add_server); the plugin's `broker.Dial(id)` waits (5 s) for the
-// ConnInfo of that id and connects to it. Nothing crosses the wire while the
-// plugin waits, so the host cannot see a Dial itself. Instead, for each
-// app-service call, every top-level uint32 field of the request (a broker id
-// is a uint32: `Dial(id uint32)`) is announced with the address of a host
-// listener that serves nothing: a plugin that dials it has asked for a
-// host-side service, and the call fails at once with
-// PLUGHOST_BROKER_UNSUPPORTED instead of the plugin's timeout.
+// network, address}; the host opens it at connect. To offer a service for one
+// call, the host serves it with a gRPC server on a listener of its own and
+// sends its ConnInfo under a fresh id, which the call carries in its request
+// (examples/bidirectional: PutRequest.add_server); the plugin's
+// `broker.Dial(id)` waits (5 s) for the ConnInfo of that id and connects.
+//
+// Nothing crosses the wire while a plugin waits for an id the host never
+// announced, so the host cannot see such a Dial itself. Instead, for each
+// app-service call, every other top-level uint32 field of the request (a
+// broker id is a uint32) is announced with the address of a listener that
+// serves nothing: a plugin that dials it asked for a service the host does not
+// offer, and the call fails at once with PLUGHOST_HOST_SERVICE_NOT_FOUND
+// instead of the plugin's timeout.
 import net from 'node:net';
 import path from 'node:path';
 
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs/light.js';
 
+import { HostServiceError, PlughostUsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { HOST_CALL_DEFAULT_TIMEOUT_MS } from '../protocol/limits.js';
 import type { Connection } from './connection.js';
+import type { HostCallReport } from './host-call-server.js';
+import { hostIdentity } from './host-identity.js';
+import type { HostServiceTable } from './host-services.js';
 import { createSocketDir, removeSocketDir } from './socket-dir.js';
 
 const ConnInfo = new protobuf.Type('ConnInfo')
@@ -63,17 +70,39 @@ interface Announced {
   readonly waiters: Set<(id: number) => void>;
 }
 
+export interface BrokerOptions {
+  readonly plugin: string;
+  readonly logger: Logger;
+  readonly services: HostServiceTable;
+  /** AutoMTLS: the plugin's certificate (PEM): broker servers then serve TLS and accept only it. '' for none. */
+  readonly pluginCert: string;
+  readonly report?: HostCallReport | undefined;
+}
+
+/** A host service served under a broker id for one call. */
+export interface BrokerLease {
+  readonly id: number;
+  close(): void;
+}
+
+/** Broker ids the host picks start here, far from the small ids go-plugin plugins pick for their own Accept. */
+const FIRST_HOST_ID = 0x40000000;
+
 export class AppBroker {
   readonly #plugin: string;
   readonly #logger: Logger;
+  readonly #options: BrokerOptions;
   readonly #stream: grpc.ClientDuplexStream<WireConnInfo, WireConnInfo>;
   readonly #ids = new Map<number, Announced>();
+  readonly #leases = new Set<() => void>();
+  #nextId = FIRST_HOST_ID;
   #dir: string | undefined;
   #open = true;
 
-  constructor(conn: Pick<Connection, 'target' | 'channel'>, plugin: string, logger: Logger) {
-    this.#plugin = plugin;
-    this.#logger = logger;
+  constructor(conn: Pick<Connection, 'target' | 'channel'>, options: BrokerOptions) {
+    this.#plugin = options.plugin;
+    this.#logger = options.logger;
+    this.#options = options;
     const client = new BrokerClient(conn.target, grpc.credentials.createInsecure(), { channelOverride: conn.channel }) as unknown as grpc.Client & {
       StartStream(): grpc.ClientDuplexStream<WireConnInfo, WireConnInfo>;
     };
@@ -82,8 +111,8 @@ export class AppBroker {
     this.#stream.on('error', () => this.#end());
     this.#stream.on('end', () => this.#end());
     this.#stream.on('data', (info: WireConnInfo) =>
-      // The plugin offers a service of its own (broker.Accept) for the host to dial: not served either.
-      this.#logger.log('warn', 'plugin offered a GRPCBroker service; plughost does not dial broker services', {
+      // The plugin offers a service of its own (broker.Accept) for the host to dial: plughost does not dial them.
+      this.#logger.log('warn', 'plugin offered a GRPCBroker service; plughost does not dial plugin-side broker services', {
         plugin: this.#plugin,
         serviceId: info.service_id ?? 0,
         code: 'PLUGHOST_BROKER_UNSUPPORTED',
@@ -119,9 +148,91 @@ export class AppBroker {
     };
   }
 
+  /**
+   * Serves host service `name` (a gRPC one) under a fresh broker id, for the
+   * plugin to Dial; close the lease when the call that carries the id is over.
+   */
+  async serve(name: string): Promise<BrokerLease> {
+    const service = this.#options.services.grpcService(name);
+    if (service === undefined) {
+      throw new PlughostUsageError('PLUGHOST_HOST_SERVICE_NOT_FOUND', `no gRPC host service "${name}" for plugin "${this.#plugin}"`, {
+        found: this.#options.services.names.join(', ') || 'none',
+        hint: "Offer it in createHost({ services: { name: { protoFile, service, implementation } } }) or the plugin's own services",
+      });
+    }
+    if (!this.#open) throw new PlughostUsageError('PLUGHOST_PLUGIN_CLOSED', `plugin "${this.#plugin}" is stopping; its broker is closed`);
+    this.#dir ??= createSocketDir();
+    do this.#nextId = this.#nextId >= 0xffffffff ? FIRST_HOST_ID : this.#nextId + 1;
+    while (this.#ids.has(this.#nextId));
+    const id = this.#nextId;
+    const address = path.join(this.#dir, `s${id}.sock`);
+    const server = new grpc.Server();
+    server.addService(service.definition, this.#handlers(name, service.definition, service.implementation));
+    await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${address}`, this.#credentials(), (err) => (err ? reject(err) : resolve())));
+    const close = (): void => {
+      if (!this.#leases.delete(close)) return;
+      server.forceShutdown();
+    };
+    this.#leases.add(close);
+    if (!this.#open) close();
+    else this.#stream.write({ service_id: id, network: 'unix', address });
+    return { id, close };
+  }
+
   close(): void {
     this.#end();
     this.#stream.cancel();
+  }
+
+  #credentials(): grpc.ServerCredentials {
+    if (this.#options.pluginCert === '') return grpc.ServerCredentials.createInsecure();
+    const identity = hostIdentity();
+    return grpc.ServerCredentials.createSsl(Buffer.from(this.#options.pluginCert), [{ private_key: Buffer.from(identity.key), cert_chain: Buffer.from(identity.cert) }], true);
+  }
+
+  /** grpc-js handlers around the user's implementation: a failure is a gRPC status for the plugin, never a host crash. */
+  #handlers(name: string, definition: grpc.ServiceDefinition, implementation: Readonly<Record<string, (request: any, call: any) => object | Promise<object>>>): grpc.UntypedServiceImplementation {
+    const handlers: grpc.UntypedServiceImplementation = {};
+    for (const method of Object.keys(definition)) {
+      const service = `${name}/${method}`;
+      handlers[method] = ((call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
+        const started = performance.now();
+        const controller = new AbortController();
+        // The plugin's deadline if it gave one, else the host calls' default: a hung service fails typed, never forever.
+        const given = call.getDeadline();
+        const deadline = Math.min(given instanceof Date ? given.getTime() : Number(given), Date.now() + HOST_CALL_DEFAULT_TIMEOUT_MS);
+        let answered = false;
+        const answer = (status: string, err: grpc.ServiceError | Partial<grpc.StatusObject> | null, response?: object): void => {
+          if (answered) return;
+          answered = true;
+          clearTimeout(timer);
+          this.#options.report?.(service, status, (performance.now() - started) / 1000);
+          callback(err, response);
+        };
+        const timer = setTimeout(() => {
+          controller.abort(new Error('host service deadline passed'));
+          answer('PLUGHOST_DEADLINE_EXCEEDED', { code: grpc.status.DEADLINE_EXCEEDED, details: `PLUGHOST_DEADLINE_EXCEEDED: host service "${service}" did not answer in time` });
+        }, Math.max(0, deadline - Date.now()));
+        call.on('cancelled', () => {
+          controller.abort(new Error('the plugin cancelled the call'));
+          answer('PLUGHOST_CANCELLED', { code: grpc.status.CANCELLED, details: 'cancelled' });
+        });
+        Promise.resolve()
+          .then(() => implementation[method]!(call.request, { plugin: this.#plugin, service, signal: controller.signal, deadline }))
+          .then(
+            (response) => answer('ok', null, response),
+            (err: unknown) => {
+              const own = err instanceof HostServiceError;
+              if (!own) this.#logger.log('error', 'host service failed', { plugin: this.#plugin, service, error: err instanceof Error ? err.message : String(err) });
+              answer(own ? err.code : 'PLUGHOST_HOST_SERVICE_FAILED', {
+                code: grpc.status.UNKNOWN,
+                details: own ? `${err.code}: ${err.message}` : `PLUGHOST_HOST_SERVICE_FAILED: host service "${service}" failed (the host logged why)`,
+              });
+            },
+          );
+      }) as grpc.UntypedHandleCall;
+    }
+    return handlers;
   }
 
   #entry(id: number): Announced | undefined {
@@ -155,6 +266,7 @@ export class AppBroker {
   #end(): void {
     if (!this.#open) return;
     this.#open = false;
+    for (const close of [...this.#leases]) close();
     for (const entry of this.#ids.values()) entry.server.close();
     this.#ids.clear();
     if (this.#dir !== undefined) removeSocketDir(this.#dir);

@@ -71,11 +71,14 @@ export class CallChannel {
   #flow: boolean | undefined;
   #learnFlow!: (flow: boolean) => void;
   readonly #flowKnown = new Promise<boolean>((resolve) => (this.#learnFlow = resolve));
+  readonly #onHostFrame: ((frame: WireFrame & { kind?: string }) => void) | undefined;
 
   constructor(
     conn: Connection,
-    options: { plugin: string; window: number; maxMessageBytes: number; onBroken: (err: Error) => void },
+    // onHostFrame: host_call and host_cancel frames (host-call-server.ts), in a space of ids apart from the calls'.
+    options: { plugin: string; window: number; maxMessageBytes: number; onBroken: (err: Error) => void; onHostFrame?: (frame: WireFrame & { kind?: string }) => void },
   ) {
+    this.#onHostFrame = options.onHostFrame;
     this.#plugin = options.plugin;
     this.#window = options.window;
     this.#maxMessageBytes = options.maxMessageBytes;
@@ -343,7 +346,16 @@ export class CallChannel {
     if (next !== undefined) queueMicrotask(next.begin);
   }
 
+  /** A frame that is not part of a host-made call (host_result); dropped once the channel is broken. */
+  sendFrame(frame: WireFrame): void {
+    if (this.#broken === undefined) this.#stream.write(frame);
+  }
+
   #receive(frame: WireFrame & { kind?: string }): void {
+    if (frame.kind === 'hostCall' || frame.kind === 'hostCancel') {
+      this.#onHostFrame?.(frame);
+      return;
+    }
     const id = frame.id ?? 0;
     if (id === 0) {
       // The plugin's hello (credit) or its answer to the probe (result), whichever comes first.

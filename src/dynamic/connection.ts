@@ -3,7 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 
 import { PluginStartError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { HandshakeLine } from '../protocol/handshake.js';
+import { AUTO_MTLS_SERVER_NAME, type HandshakeLine } from '../protocol/handshake.js';
+import type { Identity } from '../protocol/certificates.js';
 import {
   ControllerService,
   HEALTH_SERVICE,
@@ -37,7 +38,8 @@ export function connectionTarget(handshake: HandshakeLine): string {
   return handshake.network === 'unix' ? `unix:${handshake.address}` : handshake.address;
 }
 
-export function openConnection(handshake: HandshakeLine, maxMessageBytes: number): Connection {
+/** `identity`: AutoMTLS, the host's own certificate; the plugin's (from the handshake) is the only one trusted. */
+export function openConnection(handshake: HandshakeLine, maxMessageBytes: number, identity?: Identity): Connection {
   const target = connectionTarget(handshake);
   const options: grpc.ChannelOptions = {
     'grpc.max_receive_message_length': maxMessageBytes,
@@ -46,7 +48,18 @@ export function openConnection(handshake: HandshakeLine, maxMessageBytes: number
     'grpc.enable_retries': 0,
     'grpc.client_idle_timeout_ms': 2 ** 31 - 1,
   };
-  const channel = new grpc.Channel(target, grpc.credentials.createInsecure(), options);
+  let credentials = grpc.credentials.createInsecure();
+  if (handshake.serverCert !== '' && identity !== undefined) {
+    credentials = grpc.credentials.createSsl(Buffer.from(handshake.serverCert), Buffer.from(identity.key), Buffer.from(identity.cert));
+    options['grpc.ssl_target_name_override'] = AUTO_MTLS_SERVER_NAME;
+    options['grpc.default_authority'] = AUTO_MTLS_SERVER_NAME;
+  }
+  return connectionOn(target, credentials, options);
+}
+
+/** A Connection on any gRPC target (remote plugins: a balanced one). */
+export function connectionOn(target: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions): Connection {
+  const channel = new grpc.Channel(target, credentials, options);
   const plugin = new clientConstructors.plugin(target, grpc.credentials.createInsecure(), { channelOverride: channel });
   return {
     channel,
@@ -87,10 +100,10 @@ export async function checkHealth(conn: Connection, plugin: string, timeoutMs: n
 }
 
 /** Describe, or null for a go-plugin plugin that does not serve plughost.v1.Plugin. */
-export async function describe(conn: Connection, plugin: string, timeoutMs: number): Promise<WireDescribeResponse | null> {
+export async function describe(conn: Connection, plugin: string, timeoutMs: number, hostServices: readonly string[] = []): Promise<WireDescribeResponse | null> {
   let wire: WireDescribeResponse;
   try {
-    wire = await conn.unary<WireDescribeResponse>(conn.plugin, 'Describe', { protocolVersion: PROTOCOL_VERSION }, timeoutMs);
+    wire = await conn.unary<WireDescribeResponse>(conn.plugin, 'Describe', { protocolVersion: PROTOCOL_VERSION, hostServices }, timeoutMs);
   } catch (err) {
     if ((err as grpc.ServiceError).code === grpc.status.UNIMPLEMENTED) return null;
     throw new PluginStartError('PLUGHOST_DESCRIBE_FAILED', `plugin "${plugin}": Describe failed: ${(err as Error).message}`, {

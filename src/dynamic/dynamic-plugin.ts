@@ -17,6 +17,7 @@ import { pluginCallError, pluginClosed } from './call-errors.js';
 import type { MethodDescription, PluginInstance } from './instance.js';
 import { configureUnsupported, Launcher } from './launcher.js';
 import { instanceSpecOf, poolSizeOf, type DynamicPluginOptions } from './options.js';
+import type { HostServiceTable } from './host-services.js';
 import { Pool } from './pool.js';
 import { Reloader, type ReloadChanges } from './reload.js';
 import { restartPolicy } from './restart-policy.js';
@@ -46,13 +47,13 @@ export class DynamicPlugin {
   readonly #callTimeoutMs: number | undefined;
   readonly #afterClose: (() => void) | undefined;
 
-  private constructor(options: DynamicPluginOptions, logger: Logger) {
-    const spec = instanceSpecOf(options, logger);
+  private constructor(options: DynamicPluginOptions, logger: Logger, hostServices: HostServiceTable | undefined) {
     const ownLogger = childLogger(logger, {});
     const name = (): string => this.name;
     const reporter = new ObserverReporter(options.observer, (hook, err) =>
       ownLogger.log('warn', 'plugin observer failed', { plugin: this.name, hook, error: err instanceof Error ? err.message : String(err) }),
     );
+    const spec = { ...instanceSpecOf(options, logger, hostServices), onHostCall: reporter.hostCall.bind(reporter) };
     this.#callTimeoutMs = options.callTimeoutMs;
     this.#afterClose = options.afterClose;
     this.#launcher = new Launcher(spec, options.beforeStart, options.afterStart);
@@ -69,8 +70,8 @@ export class DynamicPlugin {
   }
 
   /** Starts every instance; the first start failure is thrown (no restarts at load). */
-  static async start(options: DynamicPluginOptions, logger: Logger): Promise<DynamicPlugin> {
-    const plugin = new DynamicPlugin(options, logger);
+  static async start(options: DynamicPluginOptions, logger: Logger, hostServices?: HostServiceTable): Promise<DynamicPlugin> {
+    const plugin = new DynamicPlugin(options, logger, hostServices);
     const supervisor = plugin.#supervisor;
     const slots = Array.from({ length: poolSizeOf(options) }, () => supervisor.addSlot());
     // Each instance is watched as soon as it is up: one that dies while its

@@ -2,6 +2,7 @@
 import path from 'node:path';
 
 import { PluginHandshakeError } from '../errors.js';
+import { certificateFromHandshake } from '../protocol/certificates.js';
 import { CORE_PROTOCOL_VERSION } from '../protocol/services.js';
 import type { HandshakeLine } from '../protocol/handshake.js';
 
@@ -14,7 +15,8 @@ export function looksLikeHandshake(line: string): boolean {
   return /^\s*\d+\|\d+\|[a-z]*\|/.test(line);
 }
 
-export function parseHandshake(line: string, offeredVersions: readonly number[], plugin: string): HandshakeLine {
+/** `tls`: the host asked for AutoMTLS (set PLUGIN_CLIENT_CERT), so the line must carry the plugin's certificate. */
+export function parseHandshake(line: string, offeredVersions: readonly number[], plugin: string, tls = false): HandshakeLine {
   const fields = line.trim().split('|');
   const [core, app, network, address, protocol = '', serverCert = ''] = fields;
   const fail = (code: ConstructorParameters<typeof PluginHandshakeError>[0], what: string, expected: string, found: string) =>
@@ -49,11 +51,20 @@ export function parseHandshake(line: string, offeredVersions: readonly number[],
     if (!/^[^\s|]+:\d{1,5}$/.test(address ?? '')) {
       throw fail('PLUGHOST_HANDSHAKE_BAD_ADDRESS', 'bad tcp address', 'host:port', address || '(empty)');
     }
+    // A plaintext TCP port is open to every local user; a Unix socket in a private directory is not.
+    if (!tls) throw fail('PLUGHOST_HANDSHAKE_BAD_ADDRESS', 'a tcp address without TLS', "a unix socket, or tcp with tls: 'auto'", address!);
   } else {
     throw fail('PLUGHOST_HANDSHAKE_BAD_ADDRESS', 'unknown network', 'unix or tcp', String(network));
   }
-  if (serverCert !== '') {
-    throw fail('PLUGHOST_HANDSHAKE_PROTOCOL', 'a server certificate (AutoMTLS is not supported yet)', 'empty field 6', 'a certificate');
+  if (!tls) {
+    if (serverCert !== '') throw fail('PLUGHOST_HANDSHAKE_TLS', 'a server certificate the host did not ask for', "empty field 6 (or tls: 'auto' on the plugin)", 'a certificate');
+    return { core: CORE_PROTOCOL_VERSION, app: appVersion, network, address: address!, protocol, serverCert: '' };
   }
-  return { core: CORE_PROTOCOL_VERSION, app: appVersion, network, address: address!, protocol, serverCert };
+  let pem: string;
+  try {
+    pem = certificateFromHandshake(serverCert);
+  } catch (err) {
+    throw fail('PLUGHOST_HANDSHAKE_TLS', `no valid server certificate (${serverCert === '' ? 'field 6 is empty' : (err as Error).message})`, 'field 6: the DER of its certificate, base64', serverCert === '' ? '(empty)' : `${serverCert.slice(0, 40)}…`);
+  }
+  return { core: CORE_PROTOCOL_VERSION, app: appVersion, network, address: address!, protocol, serverCert: pem };
 }

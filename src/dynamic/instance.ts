@@ -11,6 +11,9 @@ import { CallChannel, type CallOptions, type DynamicStream } from './call-channe
 import { callAborted, deadlineExceeded, pluginCallError, pluginClosed, transportError } from './call-errors.js';
 import { checkHealth, describe, forwardStdio, openConnection, requestShutdown, type Connection } from './connection.js';
 import { CpuWatch, crashError } from './exit-error.js';
+import { HostCallServer, type HostCallReport } from './host-call-server.js';
+import { hostIdentity } from './host-identity.js';
+import type { HostServiceTable } from './host-services.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { describeExit, startPluginProcess, type ExitStatus, type PluginProcess, type ProcessSpec } from './process.js';
 
@@ -25,6 +28,12 @@ export interface InstanceSpec extends ProcessSpec {
   readonly killGraceMs: number;
   /** After a call deadline passes, how long the health check may take before the plugin counts as wedged. */
   readonly livenessTimeoutMs: number;
+  /** What the plugin may call back (host calls; GRPCBroker services for a go-plugin plugin). */
+  readonly hostServices: HostServiceTable;
+  /** Told of every host call's outcome (metrics). */
+  readonly onHostCall?: HostCallReport | undefined;
+  /** 'auto': go-plugin AutoMTLS between host and plugin. */
+  readonly tls: 'auto' | false;
 }
 
 export interface MethodDescription {
@@ -52,6 +61,7 @@ export class PluginInstance {
   /** For a go-plugin plugin: the guard that fails app-service calls which call back through GRPCBroker (app-broker.ts). */
   readonly broker: AppBroker | null;
   readonly #channel: CallChannel | null;
+  readonly #hostCalls: HostCallServer | null;
   readonly #batcher: MicroBatcher | null;
   readonly #unary = new Set<{ call: grpc.ClientUnaryCall; reject(err: Error): void }>();
   readonly #exitListeners: ExitListener[] = [];
@@ -71,7 +81,7 @@ export class PluginInstance {
     this.description = description;
     this.readyMs = performance.now() - proc.startedAt;
     this.#logger = spec.logger;
-    this.broker = description === null ? new AppBroker(conn, spec.name, spec.logger) : null;
+    this.broker = description === null ? new AppBroker(conn, { plugin: spec.name, logger: spec.logger, services: spec.hostServices, pluginCert: proc.handshake.serverCert, report: spec.onHostCall }) : null;
     this.#cpu = spec.limits?.cpuSeconds === undefined ? null : new CpuWatch(proc.pid, spec.limits.cpuSeconds);
     const caps = new Set(description?.capabilities ?? []);
     this.#channel = caps.has('channel')
@@ -80,19 +90,33 @@ export class PluginInstance {
           window: spec.window,
           maxMessageBytes: spec.maxMessageBytes,
           onBroken: (err) => this.#onChannelBroken(err),
+          onHostFrame: (frame) => this.#hostCalls?.receive(frame),
         })
       : null;
+    const channel = this.#channel;
+    this.#hostCalls =
+      channel === null
+        ? null
+        : new HostCallServer({
+            plugin: spec.name,
+            table: spec.hostServices,
+            maxMessageBytes: spec.maxMessageBytes,
+            send: (frame) => channel.sendFrame(frame),
+            logger: spec.logger,
+            report: spec.onHostCall,
+          });
     this.#batcher = caps.has('batch') && this.#channel !== null && spec.maxBatch !== false ? new MicroBatcher(spec.name, spec.maxBatch, this.#channel.maxPayloadBytes) : null;
     void proc.exited.then((status) => this.#onExit(status));
   }
 
   static async start(spec: InstanceSpec): Promise<PluginInstance> {
-    const proc = await startPluginProcess(spec);
-    const conn = openConnection(proc.handshake, spec.maxMessageBytes);
+    const identity = spec.tls === 'auto' ? hostIdentity() : undefined;
+    const proc = await startPluginProcess({ ...spec, clientCert: identity?.cert });
+    const conn = openConnection(proc.handshake, spec.maxMessageBytes, identity);
     try {
       await checkHealth(conn, spec.name, spec.rpcTimeoutMs);
       forwardStdio(conn, spec.logger, { plugin: spec.name, pid: proc.pid });
-      const wire = await describe(conn, spec.name, spec.rpcTimeoutMs);
+      const wire = await describe(conn, spec.name, spec.rpcTimeoutMs, spec.hostServices.names);
       return new PluginInstance(spec, proc, conn, wire === null ? null : toDescription(wire));
     } catch (err) {
       conn.close();
@@ -229,6 +253,7 @@ export class PluginInstance {
     const exited = this.process.exited.then(() => true);
     const waitExit = (ms: number): Promise<boolean> =>
       Promise.race([exited, new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+    this.#hostCalls?.closeAll(`plugin "${this.spec.name}" is stopping`);
     if (!this.process.hasExited()) {
       this.#channel?.close();
       this.broker?.close();
@@ -317,6 +342,7 @@ export class PluginInstance {
     this.#exitStatus = status;
     this.#cpu?.stop();
     this.broker?.close();
+    this.#hostCalls?.closeAll(`plugin "${this.spec.name}" exited`);
     const expected = this.#stopping;
     const exited = { name: this.spec.name, pid: this.pid, limits: this.spec.limits, cpuLimitReached: this.#cpu?.reached(), killedByHost: this.#killedByHost };
     this.#exitError = expected ? pluginClosed(this.spec.name, 'was stopped') : crashError(exited, status, this.process.stderrTail());

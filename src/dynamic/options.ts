@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { PluginObserver } from '../metrics/plugin-observer.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, PLUGHOST_COOKIE } from '../protocol/handshake.js';
 import type { ResourceLimits } from './exec-helper.js';
+import { HostServiceTable, type HostServices } from './host-services.js';
 import type { InstanceSpec } from './instance.js';
 import { resolveProgram } from './program.js';
 import type { RestartPolicy } from './restart-policy.js';
@@ -72,14 +73,28 @@ export interface DynamicPluginOptions {
   readonly afterClose?: () => void;
   /** Told of every call, restart and up/down change (e.g. HostMetrics.dynamicObserver(name)); no timing work without one. */
   readonly observer?: PluginObserver;
+  /**
+   * Host services this plugin may call, on top of createHost({ services })
+   * (a name here wins). docs/dynamic-plugins.md, "Host services".
+   */
+  readonly services?: HostServices;
+  /**
+   * 'auto': go-plugin AutoMTLS — the host and the plugin each make a one-time
+   * certificate and speak TLS, trusting only each other's; the plugin may then
+   * listen on TCP. Default false: a Unix socket in a private directory.
+   */
+  readonly tls?: 'auto' | false;
 }
 
 /** The spec of every instance, with defaults filled in; throws PlughostUsageError for an unusable command. */
-export function instanceSpecOf(options: DynamicPluginOptions, logger: Logger): InstanceSpec {
+export function instanceSpecOf(options: DynamicPluginOptions, logger: Logger, hostServices: HostServiceTable = HostServiceTable.empty): InstanceSpec {
   if (!Array.isArray(options.command) || options.command.length === 0 || typeof options.command[0] !== 'string') {
     throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', `dynamic plugin "${options.name}" needs a command (argv array)`, {
       found: JSON.stringify(options.command),
     });
+  }
+  if (options.tls !== undefined && options.tls !== false && options.tls !== 'auto') {
+    throw new PlughostUsageError('PLUGHOST_INVALID_ARGUMENT', `tls of dynamic plugin "${options.name}" must be 'auto' or false`, { found: String(options.tls) });
   }
   // The same program rules as manifest entries: "node" is the host's Node, "python3" a Python with grpc.
   const launch = resolveProgram(options.command, options.env);
@@ -102,6 +117,8 @@ export function instanceSpecOf(options: DynamicPluginOptions, logger: Logger): I
     shutdownGraceMs: options.shutdownGraceMs ?? 2_000,
     killGraceMs: options.killGraceMs ?? 2_000,
     livenessTimeoutMs: options.livenessTimeoutMs ?? 1_000,
+    hostServices: hostServices.with(options.services),
+    tls: options.tls ?? false,
   };
 }
 

@@ -31,6 +31,8 @@ export interface ProcessSpec {
   readonly limits?: ResourceLimits | undefined;
   /** More host environment variables the plugin may see, by name (a trailing `*` is a prefix). */
   readonly envAllow?: readonly string[] | undefined;
+  /** AutoMTLS: the host's client certificate (PEM) for PLUGIN_CLIENT_CERT; the handshake must then carry the plugin's. */
+  readonly clientCert?: string | undefined;
 }
 
 export interface ExitStatus {
@@ -99,6 +101,9 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
   if (spec.env?.TMPDIR === undefined) env.TMPDIR = socketDir;
   // go-plugin's yamux multiplexing: grpc-js cannot speak it.
   delete env.PLUGIN_MULTIPLEX_GRPC;
+  // TLS is the host's decision, never an inherited variable's.
+  if (spec.clientCert === undefined) delete env[ENV.clientCert];
+  else env[ENV.clientCert] = spec.clientCert;
 
   const cleanup = (): void => removeSocketDir(socketDir);
   // Through plughost-exec when it is there: nothing of the plugin outlives it
@@ -281,7 +286,7 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
       }
       let handshake: HandshakeLine;
       try {
-        handshake = parseHandshake(line, spec.appVersions, spec.name);
+        handshake = parseHandshake(line, spec.appVersions, spec.name, spec.clientCert !== undefined);
       } catch (err) {
         fail(err as Error);
         return;

@@ -43,6 +43,8 @@ export class HostMetrics {
   readonly #restarts: Counter<'plugin'>;
   readonly #up: Gauge<'plugin' | 'kind'>;
   readonly #inflight = new Map<string, () => number>();
+  readonly #hostCalls: Counter<'plugin' | 'service' | 'status'>;
+  readonly #hostCallDuration: Histogram<'plugin' | 'service'>;
   readonly #calls = new CallStore();
 
   constructor() {
@@ -73,6 +75,19 @@ export class HostMetrics {
       name: 'plugin_up',
       help: '1 while the plugin can serve calls, 0 when it is down (crashed, restarting, given up on or closed)',
       labelNames: ['plugin', 'kind'],
+      registers: [registry],
+    });
+    this.#hostCalls = new Counter({
+      name: 'plugin_host_call_total',
+      help: "Calls a plugin made to the host's services, by plugin, service and status ('ok' or the error code)",
+      labelNames: ['plugin', 'service', 'status'],
+      registers: [registry],
+    });
+    this.#hostCallDuration = new Histogram({
+      name: 'plugin_host_call_duration_seconds',
+      help: "Time the host took to answer a plugin's host call, in seconds",
+      labelNames: ['plugin', 'service'],
+      buckets: [...LOAD_DURATION_BUCKETS],
       registers: [registry],
     });
     const inflight = this.#inflight;
@@ -118,9 +133,15 @@ export class HostMetrics {
     const record = this.recorder(plugin);
     return {
       onCall: record,
+      onHostCall: (service, status, seconds) => this.recordHostCall(plugin, service, status, seconds),
       onRestart: () => this.recordRestart(plugin),
       onUp: (up) => this.setUp(plugin, kind, up),
     };
+  }
+
+  recordHostCall(plugin: string, service: string, status: string, seconds: number): void {
+    this.#hostCalls.inc({ plugin, service, status });
+    this.#hostCallDuration.observe({ plugin, service }, seconds);
   }
 
   recordRestart(plugin: string): void {

@@ -13,6 +13,8 @@
  */
 export interface PluginObserver {
   onCall?(method: string, status: string, seconds: number): void;
+  /** A host call the plugin made (docs/protocol.md, "Host calls"): the service, 'ok' or the error code, seconds. */
+  onHostCall?(service: string, status: string, seconds: number): void;
   onRestart?(): void;
   onUp?(up: boolean): void;
 }
@@ -42,6 +44,16 @@ export class ObserverReporter {
       observer.onCall(method, status, seconds);
     } catch (err) {
       this.#onHookError('onCall', err);
+    }
+  }
+
+  hostCall(service: string, status: string, seconds: number): void {
+    const observer = this.#observer;
+    if (observer?.onHostCall === undefined) return;
+    try {
+      observer.onHostCall(service, status, seconds);
+    } catch (err) {
+      this.#onHookError('onHostCall', err);
     }
   }
 

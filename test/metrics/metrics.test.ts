@@ -115,6 +115,8 @@ describe('HostMetrics', () => {
       plugin_call_total: 'counter',
       plugin_call_duration_seconds: 'histogram',
       plugin_restarts_total: 'counter',
+      plugin_host_call_total: 'counter',
+      plugin_host_call_duration_seconds: 'histogram',
       plugin_up: 'gauge',
       plugin_inflight: 'gauge',
     });

@@ -51,14 +51,14 @@ describe('app-service streaming methods', () => {
 });
 
 describe('GRPCBroker callbacks', () => {
-  it.skipIf(goBinary === null)('fail typed from the host, within the call deadline and long before the plugin gives up', async () => {
+  it.skipIf(goBinary === null)('for a service the call did not lend fail typed from the host, within the call deadline and long before the plugin gives up', async () => {
     const plugin = await trustGo();
     const counter = plugin.appService(trustProto, 'trust.Counter');
     for (const request of [{ key: 'a', value: 2, add_server: 7 }, { key: 'a', value: 3 }, { key: 'a', value: 4, add_server: 7 }]) {
       const started = Date.now();
       // go-plugin's Dial gives up after 5 s: a deadline below it is only met by the host's own answer.
       const err = await rejection(counter.call('Put', request, { timeoutMs: 3_000 }));
-      expect(err.code).toBe('PLUGHOST_BROKER_UNSUPPORTED');
+      expect(err.code).toBe('PLUGHOST_HOST_SERVICE_NOT_FOUND');
       expect(err.message).toContain('GRPCBroker');
       expect(err.message).toContain('trust.Counter.Put');
       expect(err.found).toContain(`id ${request.add_server ?? 0} (the request's add_server)`);
@@ -80,7 +80,7 @@ describe('GRPCBroker guard resources', () => {
     await rejection(counter.call('Put', { key: 'a', value: 1, add_server: 1 }, { timeoutMs: 3_000 }));
     const before = fds();
     for (let id = 2; id <= 201; id++) {
-      expect((await rejection(counter.call('Put', { key: 'a', value: 1, add_server: id }, { timeoutMs: 3_000 }))).code).toBe('PLUGHOST_BROKER_UNSUPPORTED');
+      expect((await rejection(counter.call('Put', { key: 'a', value: 1, add_server: id }, { timeoutMs: 3_000 }))).code).toBe('PLUGHOST_HOST_SERVICE_NOT_FOUND');
     }
     // A listener is closed asynchronously; give the loop a turn before counting.
     await new Promise((resolve) => setImmediate(resolve));
