@@ -7,6 +7,7 @@ import { loadNativeModule } from './native/load.js';
 import { createNativePlugin, type MethodTable, type NativePlugin } from './native/plugin.js';
 import { DynamicPlugin, type DynamicPluginOptions } from './dynamic/dynamic-plugin.js';
 import { HostServiceTable, type HostServices } from './dynamic/host-services.js';
+import { RemotePlugin, type RemotePluginOptions } from './remote/remote-plugin.js';
 import { toLogger, type LoggerLike } from './logger.js';
 import { expectedBy, resolveRelease } from './release/release.js';
 import { HostMetrics } from './metrics/host-metrics.js';
@@ -111,6 +112,13 @@ export interface Host {
   list(): PluginListing[];
   /** Starts a dynamic (subprocess, gRPC) plugin and resolves once every instance is healthy and described. */
   loadDynamic(options: DynamicPluginOptions): Promise<DynamicPlugin>;
+  /**
+   * Connects to plugin servers already running elsewhere (no spawn): mutual
+   * TLS, health checks, round-robin over healthy endpoints, retries of
+   * idempotent calls. Resolves once one endpoint is healthy and described.
+   * docs/remote-plugins.md.
+   */
+  connect(options: RemotePluginOptions): Promise<RemotePlugin>;
   /** Native plugins this host has loaded, in load order. */
   plugins(): readonly NativePlugin[];
   /** This host's metrics (prom-client registry in `.registry`; `.serve()` exposes /metrics over HTTP). */
@@ -141,6 +149,7 @@ export function createHost(options: HostOptions = {}): Host {
   const metrics = new HostMetrics();
   const byKey = new Map<string, NativePlugin>();
   const dynamic = new Set<DynamicPlugin>();
+  const remote = new Set<RemotePlugin>();
   const loading = new Set<Promise<DynamicPlugin>>();
   // Metrics are labelled with the name the plugin was loaded under (the manifest's).
   const metricNames = new WeakMap<DynamicPlugin, string>();
@@ -248,6 +257,24 @@ export function createHost(options: HostOptions = {}): Host {
       return { plugin, resolution };
     },
     loadDynamic: (opts: DynamicPluginOptions) => startDynamic(opts, 'dynamic', true),
+    async connect(opts: RemotePluginOptions): Promise<RemotePlugin> {
+      if (closed) throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', 'this host is closed');
+      const t0 = performance.now();
+      const name = typeof opts?.name === 'string' ? opts.name : '';
+      try {
+        const plugin = await RemotePlugin.connect({ ...opts, observer: combineObservers(metrics.dynamicObserver(name, 'remote'), opts.observer) }, logger);
+        if (closed) {
+          await plugin.close();
+          throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `host closed while connecting to "${name}"`);
+        }
+        metrics.recordLoad(name, 'remote', 'loaded', (performance.now() - t0) / 1000);
+        remote.add(plugin);
+        return plugin;
+      } catch (err) {
+        metrics.recordLoad(name, 'remote', err instanceof PlughostError ? err.code : 'failed', (performance.now() - t0) / 1000);
+        throw err;
+      }
+    },
     plugins: () => [...byKey.values()],
     metrics: () => metrics,
     instrument: (plugin) => instrumentNative(plugin, metrics.recorder(plugin.name)),
@@ -257,6 +284,9 @@ export function createHost(options: HostOptions = {}): Host {
       closed = true;
       const all = [...dynamic];
       dynamic.clear();
+      const remotes = [...remote];
+      remote.clear();
+      await Promise.all(remotes.map((p) => p.close()));
       for (const p of all) metrics.untrack(metricNames.get(p) ?? p.name);
       await Promise.all([...all.map((p) => p.close()), ...[...loading].map((l) => l.then((p) => p.close(), () => undefined))]);
     },

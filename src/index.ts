@@ -26,6 +26,7 @@ export type {
 } from './dynamic/dynamic-plugin.js';
 export type { CallOptions, DynamicStream } from './dynamic/call-channel.js';
 export type { AppServiceCallOptions } from './dynamic/app-services.js';
+export type { RemotePlugin, RemotePluginOptions, RemotePluginStats, RemoteTls } from './remote/remote-plugin.js';
 export type { ResourceLimits } from './dynamic/exec-helper.js';
 export type { MethodDescription } from './dynamic/instance.js';
 export type { PrebuildCandidate, PrebuildResolution, PrebuildTuple } from './prebuild/index.js';

@@ -1,0 +1,256 @@
+// A plugin whose servers run elsewhere (docs/remote-plugins.md): no spawn, the
+// same call API, errors and metrics as a local dynamic plugin. One gRPC
+// channel with round_robin over the healthy endpoints (resolver.ts); a call
+// is one `Call` RPC, so each call is balanced on its own. A call that never
+// reached a server is retried; one lost mid-call is retried only when its
+// method is idempotent, and otherwise fails typed: it may or may not have run.
+import * as grpc from '@grpc/grpc-js';
+
+import { PluginCallError, PluginStartError, PluginUnavailableError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { asBytes } from '../protocol/bytes.js';
+import { METHOD_KIND, PROTOCOL_VERSION, type WireDescribeResponse, type WireResult } from '../protocol/services.js';
+import { CallTimer } from '../metrics/call-timer.js';
+import { ObserverReporter } from '../metrics/plugin-observer.js';
+import { CallChannel, type CallOptions, type DynamicStream } from '../dynamic/call-channel.js';
+import { callAborted, deadlineExceeded, pluginCallError, pluginClosed, transportError } from '../dynamic/call-errors.js';
+import { connectionOn, type Connection } from '../dynamic/connection.js';
+import type { MethodDescription } from '../dynamic/instance.js';
+import { EndpointSet } from './endpoint-set.js';
+import { remoteSpecOf, type RemotePluginOptions, type RemoteSpec } from './options.js';
+import { endpointTarget } from './resolver.js';
+
+export type { RemotePluginOptions, RemoteTls } from './options.js';
+
+/** An RPC that failed between host and server: whether it surely never reached a server. */
+class Undelivered extends Error {
+  constructor(readonly neverSent: boolean, readonly details: string) {
+    super(details);
+  }
+}
+
+// What grpc-js says when it had no ready endpoint to send a call to.
+const NEVER_SENT = /No connection established|no healthy endpoint|Name resolution|Waiting for LB pick|No address/i;
+
+export interface RemotePluginStats {
+  readonly endpoints: ReadonlyArray<{ readonly address: string; readonly healthy: boolean }>;
+  readonly retries: number;
+}
+
+export class RemotePlugin {
+  readonly kind = 'remote' as const;
+  readonly #spec: RemoteSpec;
+  readonly #set: EndpointSet;
+  readonly #conn: Connection;
+  readonly #release: () => void;
+  readonly #timer: CallTimer;
+  readonly #reporter: ObserverReporter;
+  #description: WireDescribeResponse = {};
+  #idempotent: ReadonlySet<string>;
+  #closed = false;
+  #retries = 0;
+
+  private constructor(spec: RemoteSpec, logger: Logger, options: RemotePluginOptions) {
+    this.#spec = spec;
+    this.#reporter = new ObserverReporter(options.observer, (hook, err) =>
+      logger.log('warn', 'plugin observer failed', { plugin: spec.name, hook, error: err instanceof Error ? err.message : String(err) }),
+    );
+    this.#timer = new CallTimer(this.#reporter);
+    this.#set = new EndpointSet(spec, logger, (healthy) => this.#reporter.up(healthy > 0 && !this.#closed));
+    const { target, release } = endpointTarget(this.#set);
+    this.#release = release;
+    const channelOptions: grpc.ChannelOptions = {
+      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+      'grpc.max_receive_message_length': spec.maxMessageBytes,
+      'grpc.max_send_message_length': spec.maxMessageBytes,
+      // A dead peer behind a silent network is found by keepalive, not by the next call's deadline.
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 5_000,
+    };
+    if (spec.serverName !== undefined) {
+      channelOptions['grpc.ssl_target_name_override'] = spec.serverName;
+      channelOptions['grpc.default_authority'] = spec.serverName;
+    }
+    this.#conn = connectionOn(target, spec.credentials, channelOptions);
+    this.#idempotent = spec.idempotent;
+  }
+
+  /** Checks the endpoints and describes the plugin; PLUGHOST_REMOTE_UNAVAILABLE when none is healthy in time. */
+  static async connect(options: RemotePluginOptions, logger: Logger): Promise<RemotePlugin> {
+    const spec = remoteSpecOf(options);
+    const plugin = new RemotePlugin(spec, logger, options);
+    try {
+      await plugin.#start();
+    } catch (err) {
+      await plugin.close();
+      throw err;
+    }
+    return plugin;
+  }
+
+  async #start(): Promise<void> {
+    const until = Date.now() + this.#spec.connectTimeoutMs;
+    await this.#set.start();
+    while (this.#set.healthy().length === 0 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200, this.#spec.healthIntervalMs)));
+      this.#set.recheck();
+    }
+    if (this.#set.healthy().length === 0) {
+      throw new PluginStartError('PLUGHOST_REMOTE_UNAVAILABLE', `remote plugin "${this.#spec.name}": no healthy endpoint within ${this.#spec.connectTimeoutMs} ms`, {
+        found: this.#set.describe(),
+        hint: 'Is the server running and reachable, and do its certificate and yours chain to the CAs each side trusts?',
+      });
+    }
+    try {
+      this.#description = await this.#conn.unary<WireDescribeResponse>(this.#conn.plugin, 'Describe', { protocolVersion: PROTOCOL_VERSION, hostServices: [] }, Math.max(1, until - Date.now()));
+    } catch (err) {
+      throw new PluginStartError('PLUGHOST_DESCRIBE_FAILED', `remote plugin "${this.#spec.name}": Describe failed: ${(err as Error).message}`, { cause: err });
+    }
+    const marked = (this.#description.methods ?? []).filter((m) => m.idempotent).map((m) => m.name ?? '');
+    this.#idempotent = new Set([...this.#spec.idempotent, ...marked]);
+    this.#reporter.up(true);
+  }
+
+  get name(): string {
+    return this.#description.name || this.#spec.name;
+  }
+
+  get version(): string {
+    return this.#description.version ?? '';
+  }
+
+  get methods(): readonly MethodDescription[] {
+    return (this.#description.methods ?? []).map((m) => ({ name: m.name ?? '', kind: m.kind === METHOD_KIND.STREAM ? 'stream' : 'unary' }));
+  }
+
+  get capabilities(): readonly string[] {
+    return this.#description.capabilities ?? [];
+  }
+
+  /** Methods a lost call is retried for. */
+  get idempotent(): readonly string[] {
+    return [...this.#idempotent];
+  }
+
+  call(method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
+    return this.#timer.call(method, () =>
+      this.#withRetry(method, this.#withDefaults(options), (deadline) =>
+        this.#rpc<WireResult>('Call', { method, payload }, deadline, options.signal).then((res) => {
+          if (res.error) throw pluginCallError(this.name, method, res.error);
+          return asBytes(res.payload);
+        }),
+      ),
+    );
+  }
+
+  /** Many payloads in one RPC; each item is its result or its PluginCallError. */
+  batch(method: string, payloads: readonly Uint8Array[], options: CallOptions = {}): Promise<Array<Uint8Array | PluginCallError>> {
+    return this.#timer.batch(
+      method,
+      payloads.length,
+      () =>
+        this.#withRetry(method, this.#withDefaults(options), (deadline) =>
+          this.#rpc<{ results?: WireResult[] }>('Batch', { method, payloads }, deadline, options.signal).then((res) =>
+            (res.results ?? []).map((r) => (r.error ? pluginCallError(this.name, method, r.error) : asBytes(r.payload))),
+          ),
+        ),
+      (item) => (item instanceof PluginCallError ? item.code : 'ok'),
+    );
+  }
+
+  /** A STREAM method on a Channel of its own (balanced like a call); not retried. */
+  async stream(method: string, options: CallOptions = {}): Promise<DynamicStream> {
+    if (this.#closed) throw pluginClosed(this.name, 'is closed');
+    const channel = new CallChannel(this.#conn, { plugin: this.name, window: 1, maxMessageBytes: this.#spec.maxMessageBytes, onBroken: () => {} });
+    const stream = channel.openStream(method, this.#withDefaults(options));
+    const iterate = stream[Symbol.asyncIterator].bind(stream);
+    return {
+      write: (message) => stream.write(message),
+      end: () => stream.end(),
+      cancel: (reason) => {
+        stream.cancel(reason);
+        channel.close();
+      },
+      [Symbol.asyncIterator]: () => {
+        const inner = iterate();
+        const done = (): void => channel.close();
+        return {
+          next: () => inner.next().then((r) => (r.done ? (done(), r) : r), (err: unknown) => (done(), Promise.reject(err))),
+          return: (value?: unknown) => {
+            done();
+            return inner.return?.(value) ?? Promise.resolve({ done: true, value: undefined });
+          },
+        } as AsyncIterator<Uint8Array>;
+      },
+    };
+  }
+
+  stats(): RemotePluginStats {
+    return { endpoints: this.#set.list(), retries: this.#retries };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#reporter.up(false);
+    this.#set.close();
+    this.#release();
+    this.#conn.close();
+  }
+
+  async #withRetry<T>(method: string, options: CallOptions, attempt: (deadline: number) => Promise<T>): Promise<T> {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    const idempotent = this.#idempotent.has(method);
+    const most = Math.max(3, 2 * this.#set.size);
+    for (let tries = 1; ; tries++) {
+      if (this.#closed) throw pluginClosed(this.name, 'is closed');
+      try {
+        return await attempt(deadline);
+      } catch (err) {
+        if (!(err instanceof Undelivered)) throw this.#typed(err, method, options);
+        this.#set.recheck();
+        const again = (err.neverSent || idempotent) && tries < most && Date.now() + 20 * tries < deadline;
+        if (!again) throw this.#undelivered(err, method, idempotent);
+        this.#retries++;
+        await new Promise((resolve) => setTimeout(resolve, 20 * tries));
+      }
+    }
+  }
+
+  #rpc<T>(rpc: 'Call' | 'Batch', request: object, deadline: number, signal: AbortSignal | undefined): Promise<T> {
+    if (signal?.aborted) return Promise.reject(callAborted(signal));
+    return new Promise<T>((resolve, reject) => {
+      const call = this.#conn.plugin[rpc](request, { deadline }, (err: grpc.ServiceError | null, res: T) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (err === null) resolve(res);
+        else if (err.code === grpc.status.UNAVAILABLE) reject(new Undelivered(NEVER_SENT.test(err.details ?? ''), err.details ?? err.message));
+        else reject(err);
+      }) as grpc.ClientUnaryCall;
+      const onAbort = (): void => call.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #typed(err: unknown, method: string, options: CallOptions): unknown {
+    if (err instanceof PluginCallError || !(err instanceof Error) || !('code' in err) || typeof err.code !== 'number') return err;
+    if (err.code === grpc.status.DEADLINE_EXCEEDED) return deadlineExceeded(this.name, method, options.timeoutMs);
+    if (err.code === grpc.status.CANCELLED && options.signal?.aborted) return callAborted(options.signal);
+    return transportError(this.name, method, (err as grpc.ServiceError).details || err.message);
+  }
+
+  #undelivered(err: Undelivered, method: string, idempotent: boolean): PluginUnavailableError {
+    if (err.neverSent) {
+      return new PluginUnavailableError('PLUGHOST_REMOTE_UNAVAILABLE', `remote plugin "${this.name}": no healthy endpoint took "${method}"`, { found: this.#set.describe() });
+    }
+    return new PluginUnavailableError('PLUGHOST_CONNECTION_LOST', `remote plugin "${this.name}": the connection was lost during "${method}"; it may or may not have run`, {
+      found: err.details,
+      hint: idempotent ? 'Every endpoint failed it' : 'Mark the method idempotent (serve({ idempotent }) or connect({ idempotent })) if it is safe to run twice, and it is retried on another endpoint',
+    });
+  }
+
+  #withDefaults(options: CallOptions): CallOptions {
+    return options.timeoutMs === undefined && this.#spec.callTimeoutMs !== undefined ? { ...options, timeoutMs: this.#spec.callTimeoutMs } : options;
+  }
+}
