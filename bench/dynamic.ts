@@ -36,12 +36,12 @@ export interface DynamicBenchResult {
   readonly targets: Record<string, { target: string; met: boolean }>;
 }
 
-function percentile(samples: number[], p: number): number {
+export function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function timeSequential(n: number, op: () => Promise<unknown>): Promise<number[]> {
+export async function timeSequential(n: number, op: () => Promise<unknown>): Promise<number[]> {
   for (let i = 0; i < Math.min(2000, n); i++) await op(); // warm-up
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -53,7 +53,7 @@ async function timeSequential(n: number, op: () => Promise<unknown>): Promise<nu
 }
 
 /** The floor: the same 16 bytes through a length-prefixed echo in another process. */
-async function floorEcho(n: number): Promise<number[]> {
+export async function floorEcho(n: number): Promise<number[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-floor-'));
   const sock = path.join(dir, 'echo.sock');
   const server = fork(path.join(here, 'echo-server.js'), [sock], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });

@@ -6,13 +6,14 @@ import { fileURLToPath } from 'node:url';
 
 import { printDynamicBench, runDynamicBench, type DynamicBenchResult } from './dynamic.js';
 import { printNativeBench, runNativeBench, type NativeBenchResult } from './native.js';
+import { printRemoteBench, runRemoteBench, type RemoteBenchResult } from './remote.js';
 import { printTradeoff } from './tradeoff.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const quick = args.includes('--quick');
 const names = args.filter((a) => !a.startsWith('--'));
-const known = ['native', 'dynamic'];
+const known = ['native', 'dynamic', 'remote'];
 const selected = names.length === 0 ? known : names;
 const unknown = selected.filter((n) => !known.includes(n));
 if (unknown.length > 0) {
@@ -25,13 +26,14 @@ const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..
 const all: Record<string, unknown> = {};
 const started = Date.now();
 for (const name of selected) {
-  const result = name === 'native' ? runNativeBench({ quick, log }) : await runDynamicBench({ quick, log });
+  const result = name === 'native' ? runNativeBench({ quick, log }) : name === 'dynamic' ? await runDynamicBench({ quick, log }) : await runRemoteBench({ quick, log });
   all[name] = result;
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
   if (!json) {
     if (name === 'native') printNativeBench(result as NativeBenchResult);
-    else printDynamicBench(result as DynamicBenchResult);
+    else if (name === 'dynamic') printDynamicBench(result as DynamicBenchResult);
+    else printRemoteBench(result as RemoteBenchResult);
   }
 }
 if (!json && all.native !== undefined && all.dynamic !== undefined) {

@@ -262,7 +262,7 @@ export function createHost(options: HostOptions = {}): Host {
       const t0 = performance.now();
       const name = typeof opts?.name === 'string' ? opts.name : '';
       try {
-        const plugin = await RemotePlugin.connect({ ...opts, observer: combineObservers(metrics.dynamicObserver(name, 'remote'), opts.observer) }, logger);
+        const plugin = await RemotePlugin.connect({ ...opts, observer: combineObservers(metrics.dynamicObserver(name, 'remote'), opts.observer) }, logger, hostServices);
         if (closed) {
           await plugin.close();
           throw new PluginUnavailableError('PLUGHOST_PLUGIN_CLOSED', `host closed while connecting to "${name}"`);

@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 
 import { PlughostUsageError } from '../errors.js';
 import type { PluginObserver } from '../metrics/plugin-observer.js';
+import type { HostServices } from '../dynamic/host-services.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/handshake.js';
 
 export interface RemoteTls {
@@ -42,6 +43,8 @@ export interface RemotePluginOptions {
   readonly resolveIntervalMs?: number;
   readonly maxMessageBytes?: number;
   readonly observer?: PluginObserver;
+  /** Host services this plugin may call back, on top of createHost({ services }). */
+  readonly services?: HostServices;
 }
 
 export interface Address {

@@ -1,7 +1,8 @@
 // A plugin whose servers run elsewhere (docs/remote-plugins.md): no spawn, the
 // same call API, errors and metrics as a local dynamic plugin. One gRPC
-// channel with round_robin over the healthy endpoints (resolver.ts); a call
-// is one `Call` RPC, so each call is balanced on its own. A call that never
+// channel with round_robin over the healthy endpoints (resolver.ts), and on
+// it a few Channel streams that calls take in turn (channel-pool.ts; a unary
+// Call RPC per call for a plugin without `channel`). A call that never
 // reached a server is retried; one lost mid-call is retried only when its
 // method is idempotent, and otherwise fails typed: it may or may not have run.
 import * as grpc from '@grpc/grpc-js';
@@ -12,15 +13,22 @@ import { asBytes } from '../protocol/bytes.js';
 import { METHOD_KIND, PROTOCOL_VERSION, type WireDescribeResponse, type WireResult } from '../protocol/services.js';
 import { CallTimer } from '../metrics/call-timer.js';
 import { ObserverReporter } from '../metrics/plugin-observer.js';
-import { CallChannel, type CallOptions, type DynamicStream } from '../dynamic/call-channel.js';
+import type { CallOptions, DynamicStream } from '../dynamic/call-channel.js';
 import { callAborted, deadlineExceeded, pluginCallError, pluginClosed, transportError } from '../dynamic/call-errors.js';
 import { connectionOn, type Connection } from '../dynamic/connection.js';
+import { HostServiceTable } from '../dynamic/host-services.js';
 import type { MethodDescription } from '../dynamic/instance.js';
+import { ChannelPool } from './channel-pool.js';
 import { EndpointSet } from './endpoint-set.js';
 import { remoteSpecOf, type RemotePluginOptions, type RemoteSpec } from './options.js';
 import { endpointTarget } from './resolver.js';
 
 export type { RemotePluginOptions, RemoteTls } from './options.js';
+
+/** What is left of a call's deadline, for a Channel call (which takes a relative timeout). */
+function remaining(options: CallOptions, deadline: number): CallOptions {
+  return { signal: options.signal, timeoutMs: deadline === Infinity ? undefined : Math.max(1, deadline - Date.now()) };
+}
 
 /** An RPC that failed between host and server: whether it surely never reached a server. */
 class Undelivered extends Error {
@@ -45,18 +53,24 @@ export class RemotePlugin {
   readonly #release: () => void;
   readonly #timer: CallTimer;
   readonly #reporter: ObserverReporter;
+  readonly #pool: ChannelPool;
+  readonly #services: HostServiceTable;
   #description: WireDescribeResponse = {};
   #idempotent: ReadonlySet<string>;
   #closed = false;
   #retries = 0;
 
-  private constructor(spec: RemoteSpec, logger: Logger, options: RemotePluginOptions) {
+  private constructor(spec: RemoteSpec, logger: Logger, options: RemotePluginOptions, hostServices: HostServiceTable) {
     this.#spec = spec;
     this.#reporter = new ObserverReporter(options.observer, (hook, err) =>
       logger.log('warn', 'plugin observer failed', { plugin: spec.name, hook, error: err instanceof Error ? err.message : String(err) }),
     );
     this.#timer = new CallTimer(this.#reporter);
-    this.#set = new EndpointSet(spec, logger, (healthy) => this.#reporter.up(healthy > 0 && !this.#closed));
+    this.#set = new EndpointSet(spec, logger, (healthy) => {
+      this.#reporter.up(healthy > 0 && !this.#closed);
+      this.#pool?.renew();
+    });
+    this.#services = hostServices.with(options.services);
     const { target, release } = endpointTarget(this.#set);
     this.#release = release;
     const channelOptions: grpc.ChannelOptions = {
@@ -75,12 +89,25 @@ export class RemotePlugin {
     }
     this.#conn = connectionOn(target, spec.credentials, channelOptions);
     this.#idempotent = spec.idempotent;
+    this.#pool = new ChannelPool(this.#conn, {
+      plugin: spec.name,
+      maxMessageBytes: spec.maxMessageBytes,
+      logger,
+      services: this.#services,
+      report: this.#reporter.hostCall.bind(this.#reporter),
+      // Two per healthy endpoint: round_robin then puts streams on every one of them.
+      size: () => Math.min(16, Math.max(2, 2 * this.#set.healthy().length)),
+      lost: (err) => {
+        const details = (err as { details?: string }).details ?? err.message;
+        return new Undelivered(NEVER_SENT.test(details), details);
+      },
+    });
   }
 
   /** Checks the endpoints and describes the plugin; PLUGHOST_REMOTE_UNAVAILABLE when none is healthy in time. */
-  static async connect(options: RemotePluginOptions, logger: Logger): Promise<RemotePlugin> {
+  static async connect(options: RemotePluginOptions, logger: Logger, hostServices: HostServiceTable = HostServiceTable.empty): Promise<RemotePlugin> {
     const spec = remoteSpecOf(options);
-    const plugin = new RemotePlugin(spec, logger, options);
+    const plugin = new RemotePlugin(spec, logger, options, hostServices);
     try {
       await plugin.#start();
     } catch (err) {
@@ -104,7 +131,7 @@ export class RemotePlugin {
       });
     }
     try {
-      this.#description = await this.#conn.unary<WireDescribeResponse>(this.#conn.plugin, 'Describe', { protocolVersion: PROTOCOL_VERSION, hostServices: [] }, Math.max(1, until - Date.now()));
+      this.#description = await this.#conn.unary<WireDescribeResponse>(this.#conn.plugin, 'Describe', { protocolVersion: PROTOCOL_VERSION, hostServices: this.#services.names }, Math.max(1, until - Date.now()));
     } catch (err) {
       throw new PluginStartError('PLUGHOST_DESCRIBE_FAILED', `remote plugin "${this.#spec.name}": Describe failed: ${(err as Error).message}`, { cause: err });
     }
@@ -137,12 +164,19 @@ export class RemotePlugin {
   call(method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
     return this.#timer.call(method, () =>
       this.#withRetry(method, this.#withDefaults(options), (deadline) =>
-        this.#rpc<WireResult>('Call', { method, payload }, deadline, options.signal).then((res) => {
-          if (res.error) throw pluginCallError(this.name, method, res.error);
-          return asBytes(res.payload);
-        }),
+        this.#streams
+          ? this.#pool.pick().call(method, payload, remaining(options, deadline))
+          : this.#rpc<WireResult>('Call', { method, payload }, deadline, options.signal).then((res) => {
+              if (res.error) throw pluginCallError(this.name, method, res.error);
+              return asBytes(res.payload);
+            }),
       ),
     );
+  }
+
+  /** Whether calls go on Channel streams (the plugin serves `channel`). */
+  get #streams(): boolean {
+    return this.capabilities.includes('channel');
   }
 
   /** Many payloads in one RPC; each item is its result or its PluginCallError. */
@@ -152,39 +186,19 @@ export class RemotePlugin {
       payloads.length,
       () =>
         this.#withRetry(method, this.#withDefaults(options), (deadline) =>
-          this.#rpc<{ results?: WireResult[] }>('Batch', { method, payloads }, deadline, options.signal).then((res) =>
-            (res.results ?? []).map((r) => (r.error ? pluginCallError(this.name, method, r.error) : asBytes(r.payload))),
-          ),
+          (this.#streams && this.capabilities.includes('batch')
+            ? this.#pool.pick().batch(method, payloads, remaining(options, deadline))
+            : this.#rpc<{ results?: WireResult[] }>('Batch', { method, payloads }, deadline, options.signal).then((res) => res.results ?? [])
+          ).then((results) => results.map((r) => (r.error ? pluginCallError(this.name, method, r.error) : asBytes(r.payload)))),
         ),
       (item) => (item instanceof PluginCallError ? item.code : 'ok'),
     );
   }
 
-  /** A STREAM method on a Channel of its own (balanced like a call); not retried. */
+  /** A STREAM method on one of the streams; not retried. */
   async stream(method: string, options: CallOptions = {}): Promise<DynamicStream> {
     if (this.#closed) throw pluginClosed(this.name, 'is closed');
-    const channel = new CallChannel(this.#conn, { plugin: this.name, window: 1, maxMessageBytes: this.#spec.maxMessageBytes, onBroken: () => {} });
-    const stream = channel.openStream(method, this.#withDefaults(options));
-    const iterate = stream[Symbol.asyncIterator].bind(stream);
-    return {
-      write: (message) => stream.write(message),
-      end: () => stream.end(),
-      cancel: (reason) => {
-        stream.cancel(reason);
-        channel.close();
-      },
-      [Symbol.asyncIterator]: () => {
-        const inner = iterate();
-        const done = (): void => channel.close();
-        return {
-          next: () => inner.next().then((r) => (r.done ? (done(), r) : r), (err: unknown) => (done(), Promise.reject(err))),
-          return: (value?: unknown) => {
-            done();
-            return inner.return?.(value) ?? Promise.resolve({ done: true, value: undefined });
-          },
-        } as AsyncIterator<Uint8Array>;
-      },
-    };
+    return this.#pool.pick().openStream(method, this.#withDefaults(options));
   }
 
   stats(): RemotePluginStats {
@@ -195,6 +209,7 @@ export class RemotePlugin {
     if (this.#closed) return;
     this.#closed = true;
     this.#reporter.up(false);
+    this.#pool.close();
     this.#set.close();
     this.#release();
     this.#conn.close();

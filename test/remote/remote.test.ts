@@ -102,6 +102,16 @@ describe('a remote plugin behind three endpoints', () => {
     expect(seen.has('s2-again')).toBe(true);
   });
 
+  it("carries the plugin's host calls back to this host", async () => {
+    const [a] = (servers = [await mtls('s1')]);
+    host = createHost({ manifest: false, logger: silentLogger, services: { double: (p) => String(2 * Number(text(p))) } });
+    const plugin = await host.connect({ name: 'reach', endpoints: [a!.address], tls: tls(), services: { shout: (p) => text(p).toUpperCase() } });
+    const ask = async (service: string, payload: string) => JSON.parse(text(await plugin.call('ask', bytes(JSON.stringify({ service, payload }))))) as { ok?: string; code?: string };
+    expect(await ask('double', '21')).toEqual({ ok: '42' });
+    expect(await ask('shout', 'hi')).toEqual({ ok: 'HI' });
+    expect((await ask('missing', '')).code).toBe('PLUGHOST_HOST_SERVICE_NOT_FOUND');
+  });
+
   it('balances over the addresses of one DNS name, taking out those that do not answer', async () => {
     const [a] = await three();
     const port = a!.address.split(':')[1];
