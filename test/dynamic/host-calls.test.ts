@@ -1,10 +1,12 @@
 // Host callbacks: real plugins (TypeScript SDK, Python SDK) call services of
 // the host over their Channel; a service that throws, hangs or is missing
 // gives the plugin a typed error, and the host stays up.
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { createHost, HostServiceError, type DynamicPluginOptions, type Host, type HostServices } from '../../src/index.js';
-import { bytes, capturingLogger, dist, text, waitFor } from './support.js';
+import { pythonWithGrpc } from '../../src/dynamic/python.js';
+import { bytes, capturingLogger, dist, root, text, waitFor } from './support.js';
 
 let host: Host;
 let hangAborted = 0;
@@ -45,6 +47,14 @@ const plugins: Array<{ name: string; options: () => DynamicPluginOptions }> = [
   {
     name: 'TypeScript SDK',
     options: () => ({ name: 'reach', command: [process.execPath, dist('test/fixtures/dynamic/reach-plugin.js')] }),
+  },
+  {
+    name: 'Python SDK',
+    options: () => ({
+      name: 'reach',
+      command: [pythonWithGrpc(), path.join(root, 'test/fixtures/dynamic/python/reach_plugin.py')],
+      env: { PYTHONPATH: path.join(root, 'plugins-dynamic/python') },
+    }),
   },
 ];
 

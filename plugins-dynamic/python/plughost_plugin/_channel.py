@@ -15,12 +15,18 @@ The table of open calls is keyed by frame id. A call leaves it when its last
 frame is queued or when the host cancels it; anything a call produces after
 that is dropped, so a cancelled call sends nothing more and an id the host
 reuses never receives a stale frame.
+
+The plugin's own host calls (docs/protocol.md, "Host calls") travel on the
+same stream: a HostLine (_host.py) numbers them in an id space of their own,
+the reader thread hands it their host_result frames, and its host_call and
+host_cancel frames join the same output queue.
 """
 
 import queue
 import threading
 
 from . import _wire
+from ._host import HostLine
 from ._plugin import Context, as_bytes
 
 _EOF = object()
@@ -100,9 +106,10 @@ class _Credit:
 class _Call:
     __slots__ = ("id", "ctx", "inbox", "credit")
 
-    def __init__(self, frame_id, method, stream, window=0):
+    def __init__(self, frame_id, method, stream, window, route):
         self.id = frame_id
-        self.ctx = Context(method)
+        # ctx.host goes over this call's Channel (route() returns its HostLine).
+        self.ctx = Context(method, route)
         # A STREAM call's incoming messages, ended by _EOF.
         self.inbox = queue.SimpleQueue() if stream else None
         # Set when the host speaks flow control (its open carried a window).
@@ -142,6 +149,8 @@ class Channel:
         self.calls = {}
         self.lock = threading.Lock()
         self.over = False
+        self.line = HostLine(self._send_host)
+        self._route = lambda: self.line
         self._untrack = lambda: None
         if context.add_callback(self._terminated):
             # At exit: cancel the calls, end the stream with OK.
@@ -154,6 +163,8 @@ class Channel:
     def run(self, requests):
         if self.over:
             return
+        # From now on calls made outside a method may use this Channel.
+        self.plugin.registry.attach(self.line)
         # The hello: the first frame says this plugin speaks flow control.
         yield _wire.encode_frame_credit(0, STREAM_WINDOW_BYTES)
         threading.Thread(target=self._read, args=(requests,), name="plughost-channel", daemon=True).start()
@@ -211,6 +222,9 @@ class Channel:
                     call = self.calls.get(frame_id)
                     if call is not None and call.credit is not None:
                         call.credit.grant(a)
+                elif kind == _wire.FRAME_HOST_RESULT:
+                    # An id of the plugin's host calls, not of self.calls.
+                    self.line.answer(frame_id, a, b)
                 # Anything else (result frames, no kind) is not for us: ignored.
         except Exception:  # noqa: B902 - grpc.RpcError: the RPC ended
             pass
@@ -223,7 +237,7 @@ class Channel:
         with self.lock:
             if self.over or frame_id in self.calls:
                 return None  # a duplicate id breaks the protocol: ignore it
-            call = self.calls[frame_id] = _Call(frame_id, method, stream, window)
+            call = self.calls[frame_id] = _Call(frame_id, method, stream, window, self._route)
             if call.credit is not None and method in self.plugin.streams:
                 # The host spoke flow control: tell it how much it may send.
                 self.out.put(_wire.encode_frame_credit(frame_id, STREAM_WINDOW_BYTES))
@@ -246,6 +260,10 @@ class Channel:
             calls = list(self.calls.values())
             self.calls.clear()
         self._untrack()
+        # Host calls first: a method waiting on one learns that the Channel
+        # ended (PLUGHOST_HOST_CALLS_UNAVAILABLE), not only that it was cancelled.
+        self.plugin.registry.detach(self.line)
+        self.line.close("the Channel has ended")
         for call in calls:
             call.over()
         self.out.put(None)
@@ -256,6 +274,14 @@ class Channel:
         """Queues a frame that does not end the call; False if the call is gone."""
         with self.lock:
             if self.calls.get(call.id) is not call:
+                return False
+            self.out.put(frame)
+            return True
+
+    def _send_host(self, frame):
+        """Queues a frame of a host call; False once the Channel is over."""
+        with self.lock:
+            if self.over:
                 return False
             self.out.put(frame)
             return True

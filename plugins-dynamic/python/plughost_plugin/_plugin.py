@@ -3,32 +3,54 @@
 import threading
 
 from . import _wire
+from ._errors import CANCELLED, MESSAGE_TOO_LARGE, PLUGIN_EXCEPTION, UNKNOWN_METHOD, PluginError
+from ._host import REGISTRY, HostServices
 
 __all__ = ["serve", "PluginError", "Context"]
-
-UNKNOWN_METHOD = "PLUGHOST_UNKNOWN_METHOD"
-PLUGIN_EXCEPTION = "PLUGHOST_PLUGIN_EXCEPTION"
-MESSAGE_TOO_LARGE = "PLUGHOST_MESSAGE_TOO_LARGE"
-CANCELLED = "PLUGHOST_CANCELLED"
 
 UNARY = 0
 STREAM = 1
 PROTOCOL_VERSION = 1
 
 
-class PluginError(Exception):
-    """A method failure with a stable code the host reports as-is.
+class Cancelled(threading.Event):
+    """ctx.cancelled: a threading.Event that also runs hooks when it is set,
+    so that a host call the method is waiting on gives up at once (a thread
+    cannot wait on two Events, and polling would add latency)."""
 
-    raise PluginError("PLUGHOST_INVALID_ARGUMENT", "text is not valid UTF-8")
-    """
+    def __init__(self):
+        super().__init__()
+        self._hooks_lock = threading.Lock()
+        self._hooks = []  # None once set
 
-    def __init__(self, code, message=""):
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
+    def set(self):
+        with self._hooks_lock:
+            hooks, self._hooks = self._hooks, None
+        super().set()
+        for hook in hooks or ():
+            try:
+                hook()
+            except Exception:  # noqa: B902 - one hook must not stop the others
+                pass
 
-    def __str__(self):
-        return "%s: %s" % (self.code, self.message)
+    def on_set(self, hook):
+        """Runs hook() when the event is set (now, if it is); returns a function that removes it."""
+        with self._hooks_lock:
+            if self._hooks is not None:
+                self._hooks.append(hook)
+                return lambda: self._remove(hook)
+        hook()
+        return lambda: None
+
+    def _remove(self, hook):
+        with self._hooks_lock:
+            if self._hooks is not None and hook in self._hooks:
+                self._hooks.remove(hook)
+
+
+def _no_channel(method):
+    why = "%r was called over a unary RPC, which has no Channel to carry host calls" % method
+    return lambda: why
 
 
 class Context:
@@ -38,13 +60,25 @@ class Context:
     cancelled: a threading.Event, set when the host gives up on the call
                (deadline, abort, channel closed). Long-running methods should
                check it and stop early; whatever they return is dropped.
+    host:      the host's services (HostServices: .services, .call()), over
+               the Channel this call came on; a host call gives up when the
+               method is cancelled. Made on first use.
     """
 
-    __slots__ = ("method", "cancelled")
+    __slots__ = ("method", "cancelled", "_route", "_host")
 
-    def __init__(self, method):
+    def __init__(self, method, route=None):
         self.method = method
-        self.cancelled = threading.Event()
+        self.cancelled = Cancelled()
+        # route() -> the HostLine of this call's Channel, or why there is none.
+        self._route = route if route is not None else _no_channel(method)
+        self._host = None
+
+    @property
+    def host(self):
+        if self._host is None:
+            self._host = HostServices(REGISTRY, self._route, self.cancelled)
+        return self._host
 
     def __repr__(self):
         return "Context(method=%r, cancelled=%s)" % (self.method, self.cancelled.is_set())
@@ -103,7 +137,7 @@ def _check_table(name, table):
 class Plugin:
     """The plugin's methods and how to run them (independent of gRPC)."""
 
-    def __init__(self, name, version, methods, batch, streams, configure, max_message_bytes, log):
+    def __init__(self, name, version, methods, batch, streams, configure, max_message_bytes, log, idempotent=None):
         if not isinstance(name, str) or not name:
             raise TypeError("serve(): name must be a non-empty str")
         if not isinstance(version, str):
@@ -122,15 +156,28 @@ class Plugin:
         if configure is not None and not callable(configure):
             raise TypeError("serve(): configure must be callable")
         self.configure = configure
+        self.idempotent = _check_idempotent(idempotent, self.unary)
+        self.registry = REGISTRY  # host calls: what the host offers, open Channels
         self.max_message_bytes = max_message_bytes
         self.log = log
         kinds = {m: UNARY for m in self.unary}
         kinds.update({m: STREAM for m in self.streams})
         self.kinds = kinds
         capabilities = ["channel", "batch"] + (["configure"] if configure is not None else [])
+        methods_info = [(m, kind, m in self.idempotent) for m, kind in sorted(kinds.items())]
         self.describe_response = _wire.encode_describe_response(
-            name, version, sorted(kinds.items()), capabilities, PROTOCOL_VERSION
+            name, version, methods_info, capabilities, PROTOCOL_VERSION
         )
+
+    @property
+    def max_message_bytes(self):
+        return self._max_message_bytes
+
+    @max_message_bytes.setter
+    def max_message_bytes(self, value):
+        # Host calls are held to the same limit as results.
+        self._max_message_bytes = value
+        self.registry.max_message_bytes = value
 
     # -- errors ------------------------------------------------------------
 
@@ -224,6 +271,19 @@ class Plugin:
             return error
 
 
+def _check_idempotent(names, unary):
+    """serve(idempotent=...): names of UNARY methods safe to run twice."""
+    if names is None:
+        return frozenset()
+    if isinstance(names, str) or not hasattr(names, "__iter__"):
+        raise TypeError("serve(): idempotent must be a list of method names")
+    names = list(names)
+    for name in names:
+        if not isinstance(name, str) or name not in unary:
+            raise TypeError("serve(): idempotent lists %r, which is not a method in `methods`" % (name,))
+    return frozenset(names)
+
+
 def _batch_outputs(fn, payloads, ctx):
     outs = fn(payloads, ctx)
     outs = list(outs) if outs is not None else []
@@ -244,6 +304,7 @@ def serve(
     configure=None,
     app_versions=(1,),
     max_workers=32,
+    idempotent=None,
 ):
     """Runs the plugin until the host stops it; never returns.
 
@@ -259,10 +320,18 @@ def serve(
     configure:      fn(config: bytes) -> None, optional; raise to reject.
     app_versions:   app protocol versions this plugin speaks (go-plugin APP).
     max_workers:    threads running Channel calls concurrently.
+    idempotent:     names in `methods` that are safe to run twice: Describe
+                    marks them, and a host may retry them on another endpoint
+                    when the connection to a remote plugin is lost mid-call.
 
     Methods raise PluginError(code, message) to fail with a code; any other
     exception fails the call with PLUGHOST_PLUGIN_EXCEPTION (or the exception's
-    own string `code` attribute).
+    own string `code` attribute). ctx.host calls the host's services.
+
+    Started by a host, it speaks go-plugin's handshake on a Unix socket (TLS
+    when the host asks for AutoMTLS). With PLUGHOST_LISTEN=host:port set it
+    runs in server mode instead: it serves remote hosts on that TCP address
+    until SIGTERM or SIGINT (docs/protocol.md, "Server mode").
     """
     from ._server import run
 
@@ -275,4 +344,5 @@ def serve(
         configure=configure,
         app_versions=app_versions,
         max_workers=max_workers,
+        idempotent=idempotent,
     )

@@ -5,8 +5,10 @@ varints, strings, bytes and sub-messages, so a codec is short, needs no
 generated code or protoc, does not import google.protobuf (faster start-up,
 no gencode/runtime version coupling), and hands payloads over as plain
 ``bytes``. Field numbers follow proto/plughost/v1/plugin.proto,
-proto/plugin/*.proto and proto/grpc/health/v1/health.proto; tests/test_wire.py
-checks this module against google.protobuf built from those files.
+proto/plugin/*.proto and proto/grpc/health/v1/health.proto. tests/test_wire.py
+checks edge cases on its own; test/dynamic/python-sdk.test.ts and
+test/dynamic/python-server-mode.test.ts check this module against protobufjs
+(the host's codec) through tests/wire_cases.py.
 
 Decoding follows protobuf's rules: unknown fields are skipped, the last
 occurrence of a singular field wins, a oneof keeps the last member seen.
@@ -20,13 +22,17 @@ __all__ = [
     "decode_call_request",
     "decode_batch_request",
     "decode_describe_request",
+    "decode_host_services",
     "decode_configure_request",
     "decode_health_check_request",
+    "decode_result",
     "encode_frame_result",
     "encode_frame_batch_result",
     "encode_frame_data",
     "encode_frame_end",
     "encode_frame_credit",
+    "encode_frame_host_call",
+    "encode_frame_host_cancel",
     "encode_result",
     "encode_batch_response",
     "encode_describe_response",
@@ -39,6 +45,7 @@ __all__ = [
     "FRAME_END",
     "FRAME_CANCEL",
     "FRAME_CREDIT",
+    "FRAME_HOST_RESULT",
 ]
 
 
@@ -59,6 +66,10 @@ FRAME_DATA = 7
 FRAME_END = 8
 FRAME_CANCEL = 9
 FRAME_CREDIT = 10
+# Host calls (docs/protocol.md, "Host calls"): the plugin calls the host.
+FRAME_HOST_CALL = 11
+FRAME_HOST_RESULT = 12
+FRAME_HOST_CANCEL = 13
 
 # ---------------------------------------------------------------------------
 # Primitives
@@ -163,12 +174,15 @@ _T1_LEN = b"\x0a"
 _T2_VARINT = b"\x10"
 _T2_LEN = b"\x12"
 _T3_LEN = b"\x1a"
+_T3_VARINT = b"\x18"
 _T4_LEN = b"\x22"
 _T5_LEN = b"\x2a"
 _T5_VARINT = b"\x28"
 _T7_LEN = b"\x3a"
 _T8_LEN = b"\x42"
 _T10_LEN = b"\x52"
+_T11_LEN = b"\x5a"
+_T13_LEN = b"\x6a"
 
 # ---------------------------------------------------------------------------
 # Decoding (messages the host sends)
@@ -187,7 +201,10 @@ def decode_frame(buf):
       FRAME_CREDIT: a = bytes granted (int)
       FRAME_END, FRAME_CANCEL: no values (the host's end carries no error;
                     a cancel's reason is informational)
-    Members the host never sends (result, batch_result) decode as kind 0.
+      FRAME_HOST_RESULT: a = payload (bytes), b = error: (code, message) if
+                    the Result has its error set (even an empty one), else None
+    Members the host never sends (result, batch_result, host_call,
+    host_cancel) decode as kind 0.
     """
     frame_id = 0
     kind = 0
@@ -195,7 +212,8 @@ def decode_frame(buf):
     for field, wt, value in _fields(buf):
         if field == 1 and wt == _VARINT:
             frame_id = value & 0xFFFFFFFF
-        elif wt == _LEN and 2 <= field <= 10:
+        elif wt == _LEN and 2 <= field <= 13:
+            # Every member counts here, also those we ignore: the last one wins.
             kind = field
             member = value
     if kind == FRAME_CALL:
@@ -219,7 +237,36 @@ def decode_frame(buf):
         for _ in _fields(member):  # validate only
             pass
         return frame_id, kind, None, None
+    if kind == FRAME_HOST_RESULT:
+        payload, error = decode_result(member)
+        return frame_id, kind, payload, error
     return frame_id, 0, None, None
+
+
+def decode_result(buf):
+    """plughost.v1.Result -> (payload, error); error is (code, message) or None."""
+    payload = b""
+    error = None
+    for field, wt, value in _fields(buf):
+        if wt == _LEN:
+            if field == 1:
+                payload = value
+            elif field == 2:
+                error = _decode_error(value)
+    return payload, error
+
+
+def _decode_error(buf):
+    """plughost.v1.Error -> (code, message)."""
+    code = ""
+    message = ""
+    for field, wt, value in _fields(buf):
+        if wt == _LEN:
+            if field == 1:
+                code = _str(value)
+            elif field == 2:
+                message = _str(value)
+    return code, message
 
 
 def decode_call_request(buf):
@@ -275,6 +322,19 @@ def decode_describe_request(buf):
         if field == 1 and wt == _VARINT:
             version = value & 0xFFFFFFFF
     return version
+
+
+def decode_host_services(buf):
+    """plughost.v1.DescribeRequest -> host_services (list of str, in order).
+
+    Separate from decode_describe_request (which keeps returning the version
+    alone) so that older callers of that function see no change.
+    """
+    services = []
+    for field, wt, value in _fields(buf):
+        if field == 2 and wt == _LEN:
+            services.append(_str(value))
+    return services
 
 
 def decode_configure_request(buf):
@@ -354,17 +414,43 @@ def encode_frame_credit(frame_id, granted):
     return _frame_head(frame_id) + _len_field(_T10_LEN, inner)
 
 
+def encode_frame_host_call(frame_id, service, payload, timeout_ms):
+    """A Frame calling host service `service` (HostCall; timeout_ms 0: the host's default)."""
+    head = _len_field(_T1_LEN, service.encode("utf-8")) if service else b""
+    tail = _T3_VARINT + _varint(timeout_ms) if timeout_ms else b""
+    if payload:
+        # Written in one join so a large payload is copied once.
+        payload_head = _T2_LEN + _varint(len(payload))
+        n = len(head) + len(payload_head) + len(payload) + len(tail)
+        return b"".join((_frame_head(frame_id), _T11_LEN, _varint(n), head, payload_head, payload, tail))
+    return _frame_head(frame_id) + _len_field(_T11_LEN, head + tail)
+
+
+def encode_frame_host_cancel(frame_id, reason=""):
+    """A Frame giving up on the plugin's host call `frame_id` (Cancel{reason})."""
+    inner = _len_field(_T1_LEN, reason.encode("utf-8")) if reason else b""
+    return _frame_head(frame_id) + _len_field(_T13_LEN, inner)
+
+
 def encode_describe_response(name, version, methods, capabilities, protocol_version):
-    """plughost.v1.DescribeResponse. methods: [(name, kind)], kind 0 UNARY / 1 STREAM."""
+    """plughost.v1.DescribeResponse.
+
+    methods: [(name, kind)] or [(name, kind, idempotent)]; kind 0 UNARY / 1
+    STREAM, idempotent a bool (MethodInfo.idempotent; left out when false).
+    """
     parts = []
     if name:
         parts.append(_len_field(_T1_LEN, name.encode("utf-8")))
     if version:
         parts.append(_len_field(_T2_LEN, version.encode("utf-8")))
-    for method_name, kind in methods:
+    for method in methods:
+        method_name, kind = method[0], method[1]
+        idempotent = len(method) > 2 and method[2]
         info = _len_field(_T1_LEN, method_name.encode("utf-8")) if method_name else b""
         if kind:
             info += _T2_VARINT + _varint(kind)
+        if idempotent:
+            info += _T3_VARINT + b"\x01"
         parts.append(_len_field(_T3_LEN, info))
     for capability in capabilities:
         parts.append(_len_field(_T4_LEN, capability.encode("utf-8")))

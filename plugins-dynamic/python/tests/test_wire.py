@@ -121,6 +121,55 @@ class Encoding(unittest.TestCase):
         )
 
 
+class HostCallFrames(unittest.TestCase):
+    """Frames 11-13 (host_call, host_result, host_cancel), DescribeRequest.host_services
+    and MethodInfo.idempotent."""
+
+    def test_host_result(self):
+        result = ld(1, b"answer")
+        self.assertEqual(
+            _wire.decode_frame(key(1, 0) + b"\x05" + ld(12, result)), (5, _wire.FRAME_HOST_RESULT, b"answer", None)
+        )
+        error = ld(2, ld(1, b"E_X") + ld(2, "nö".encode()))
+        self.assertEqual(_wire.decode_frame(ld(12, error)), (0, _wire.FRAME_HOST_RESULT, b"", ("E_X", "nö")))
+        # An error that is set but empty is still an error.
+        self.assertEqual(_wire.decode_frame(ld(12, ld(2, b""))), (0, _wire.FRAME_HOST_RESULT, b"", ("", "")))
+        self.assertEqual(_wire.decode_frame(ld(12, b"")), (0, _wire.FRAME_HOST_RESULT, b"", None))
+
+    def test_members_only_the_plugin_sends_are_no_kind_and_the_last_member_wins(self):
+        self.assertEqual(_wire.decode_frame(ld(11, ld(1, b"kv"))), (0, 0, None, None))
+        self.assertEqual(_wire.decode_frame(ld(13, b"")), (0, 0, None, None))
+        # A host_result then a later cancel: the cancel wins; and the other way round.
+        self.assertEqual(_wire.decode_frame(ld(12, b"") + ld(9, b"")), (0, _wire.FRAME_CANCEL, None, None))
+        self.assertEqual(_wire.decode_frame(ld(9, b"") + ld(12, b"")), (0, _wire.FRAME_HOST_RESULT, b"", None))
+        self.assertEqual(_wire.decode_frame(ld(2, ld(1, b"m")) + ld(13, b"")), (0, 0, None, None))
+
+    def test_host_call_and_cancel_encoding(self):
+        self.assertEqual(
+            _wire.encode_frame_host_call(3, "kv", b"hi", 500),
+            key(1, 0) + b"\x03" + ld(11, ld(1, b"kv") + ld(2, b"hi") + key(3, 0) + _wire._varint(500)),
+        )
+        # Defaults left out, the member itself always written.
+        self.assertEqual(_wire.encode_frame_host_call(0, "", b"", 0), ld(11, b""))
+        big = bytes(range(256)) * 600
+        self.assertEqual(
+            _wire.encode_frame_host_call(2**32 - 1, "s", big, 0),
+            key(1, 0) + _wire._varint(2**32 - 1) + ld(11, ld(1, b"s") + ld(2, big)),
+        )
+        cancel = ld(13, ld(1, b"PLUGHOST_CANCELLED"))
+        self.assertEqual(_wire.encode_frame_host_cancel(7, "PLUGHOST_CANCELLED"), key(1, 0) + b"\x07" + cancel)
+        self.assertEqual(_wire.encode_frame_host_cancel(7), key(1, 0) + b"\x07" + ld(13, b""))
+
+    def test_describe(self):
+        request = key(1, 0) + b"\x01" + ld(2, b"kv") + ld(2, "lög".encode())
+        self.assertEqual(_wire.decode_describe_request(request), 1)
+        self.assertEqual(_wire.decode_host_services(request), ["kv", "lög"])
+        self.assertEqual(_wire.decode_host_services(b""), [])
+        response = _wire.encode_describe_response("p", "", [("a", 0, True), ("b", 1, False), ("c", 0)], [], 0)
+        methods = [ld(1, b"a") + key(3, 0) + b"\x01", ld(1, b"b") + key(2, 0) + b"\x01", ld(1, b"c")]
+        self.assertEqual(response, ld(1, b"p") + b"".join(ld(3, m) for m in methods))
+
+
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=0).result
     if result.wasSuccessful():

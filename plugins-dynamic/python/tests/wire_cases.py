@@ -1,5 +1,6 @@
 """Runs plughost_plugin._wire on cases given as JSON on stdin; prints the
-results as JSON. test/dynamic/python-sdk.test.ts feeds it messages encoded by
+results as JSON. test/dynamic/python-sdk.test.ts (and, for host calls,
+test/dynamic/python-server-mode.test.ts) feeds it messages encoded by
 protobufjs (the host's codec) and checks what comes back against protobufjs.
 
 stdin:  {"decode": [{"type": "Frame", "hex": "..."}, ...],
@@ -21,6 +22,9 @@ DECODERS = {
     "CallRequest": _wire.decode_call_request,
     "BatchRequest": _wire.decode_batch_request,
     "DescribeRequest": _wire.decode_describe_request,
+    # The same message, its host_services (decode_describe_request returns the version only).
+    "DescribeRequestHostServices": _wire.decode_host_services,
+    "Result": _wire.decode_result,
     "ConfigureRequest": _wire.decode_configure_request,
     "HealthCheckRequest": _wire.decode_health_check_request,
 }
