@@ -215,15 +215,11 @@ export class CallChannel {
   }
 
   #peerFlow(flow: boolean): void {
-    if (this.#flow !== undefined) return;
-    this.#flow = flow;
-    this.#learnFlow(flow);
+    if (this.#flow === undefined) this.#learnFlow((this.#flow = flow));
   }
 
   #drained(): void {
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const wake of waiters) wake();
+    for (const wake of this.#drainWaiters.splice(0)) wake();
   }
 
   /** Rejects every call in flight (the plugin died or the connection broke). */
@@ -345,6 +341,10 @@ export class CallChannel {
     const next = this.#queued.shift();
     if (next !== undefined) queueMicrotask(next.begin);
   }
+
+  /** Where round_robin put this stream ('unknown' before it reached a server), and its first answer (or its breaking). */
+  get peer(): string { return this.#stream.getPeer(); } // prettier-ignore
+  get answered(): Promise<boolean> { return this.#flowKnown; } // prettier-ignore
 
   /** A frame that is not part of a host-made call (host_result); dropped once the channel is broken. */
   sendFrame(frame: WireFrame): void {

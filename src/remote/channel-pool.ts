@@ -54,6 +54,24 @@ export class ChannelPool {
     return this.#live[this.#next]!.channel;
   }
 
+  /**
+   * Opens the streams and checks where round_robin put them: endpoints that
+   * were still connecting when the streams opened get none, so while fewer
+   * endpoints than `endpoints` carry a stream, it renews them (a few tries).
+   */
+  async balance(endpoints: number): Promise<void> {
+    for (let attempt = 0; attempt < 8 && !this.#closed; attempt++) {
+      this.pick();
+      const live = [...this.#live];
+      await Promise.all(live.map((m) => m.channel.answered));
+      const peers = new Set(live.filter((m) => !m.broken).map((m) => m.channel.peer));
+      if (peers.size >= Math.min(endpoints, live.length)) return;
+      // A returning endpoint's connection may still be in its TLS handshake: give it longer each time (~1 s in all).
+      await new Promise((resolve) => setTimeout(resolve, 25 * (attempt + 1)));
+      this.renew();
+    }
+  }
+
   /** New streams for new calls (the healthy endpoints changed); the current ones finish what they carry. */
   renew(): void {
     for (const member of this.#live) this.#retiring.add(member);

@@ -17,6 +17,8 @@ import type { CallOptions, DynamicStream } from '../dynamic/call-channel.js';
 import { callAborted, deadlineExceeded, pluginCallError, pluginClosed, transportError } from '../dynamic/call-errors.js';
 import { connectionOn, type Connection } from '../dynamic/connection.js';
 import { HostServiceTable } from '../dynamic/host-services.js';
+import { MicroBatcher } from '../dynamic/micro-batcher.js';
+import { FRAME_OVERHEAD } from '../protocol/limits.js';
 import type { MethodDescription } from '../dynamic/instance.js';
 import { ChannelPool } from './channel-pool.js';
 import { EndpointSet } from './endpoint-set.js';
@@ -54,6 +56,7 @@ export class RemotePlugin {
   readonly #timer: CallTimer;
   readonly #reporter: ObserverReporter;
   readonly #pool: ChannelPool;
+  readonly #batcher: MicroBatcher;
   readonly #services: HostServiceTable;
   #description: WireDescribeResponse = {};
   #idempotent: ReadonlySet<string>;
@@ -68,7 +71,9 @@ export class RemotePlugin {
     this.#timer = new CallTimer(this.#reporter);
     this.#set = new EndpointSet(spec, logger, (healthy) => {
       this.#reporter.up(healthy > 0 && !this.#closed);
-      this.#pool?.renew();
+      if (this.#pool === undefined || this.#closed) return;
+      this.#pool.renew();
+      void this.#pool.balance(healthy);
     });
     this.#services = hostServices.with(options.services);
     const { target, release } = endpointTarget(this.#set);
@@ -89,6 +94,8 @@ export class RemotePlugin {
     }
     this.#conn = connectionOn(target, spec.credentials, channelOptions);
     this.#idempotent = spec.idempotent;
+    // Smaller batches than a local plugin's 256: a burst then spreads over several streams, so several endpoints.
+    this.#batcher = new MicroBatcher(spec.name, 64, spec.maxMessageBytes - FRAME_OVERHEAD);
     this.#pool = new ChannelPool(this.#conn, {
       plugin: spec.name,
       maxMessageBytes: spec.maxMessageBytes,
@@ -137,6 +144,7 @@ export class RemotePlugin {
     }
     const marked = (this.#description.methods ?? []).filter((m) => m.idempotent).map((m) => m.name ?? '');
     this.#idempotent = new Set([...this.#spec.idempotent, ...marked]);
+    if (this.#streams) await this.#pool.balance(this.#set.healthy().length);
     this.#reporter.up(true);
   }
 
@@ -165,7 +173,10 @@ export class RemotePlugin {
     return this.#timer.call(method, () =>
       this.#withRetry(method, this.#withDefaults(options), (deadline) =>
         this.#streams
-          ? this.#pool.pick().call(method, payload, remaining(options, deadline))
+          ? // Calls without their own deadline or signal share batch frames, as for local plugins.
+            this.capabilities.includes('batch') && options.timeoutMs === undefined && options.signal === undefined
+            ? this.#batcher.call(method, payload, () => this.#pool.pick())
+            : this.#pool.pick().call(method, payload, remaining(options, deadline))
           : this.#rpc<WireResult>('Call', { method, payload }, deadline, options.signal).then((res) => {
               if (res.error) throw pluginCallError(this.name, method, res.error);
               return asBytes(res.payload);
