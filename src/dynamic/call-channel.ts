@@ -9,7 +9,7 @@ import { asBytes } from '../protocol/bytes.js';
 import { FLOW_PROBE_METHOD, messageCost, ReceiveWindow, SendCredit, STREAM_WINDOW_BYTES } from '../protocol/flow.js';
 import { BATCH_ITEM_OVERHEAD, FRAME_OVERHEAD } from '../protocol/limits.js';
 import type { WireFrame, WireResult } from '../protocol/services.js';
-import { callAborted, deadlineExceeded, pluginCallError } from './call-errors.js';
+import { callAborted, deadlineExceeded, pluginCallError, transportError } from './call-errors.js';
 import type { Connection } from './connection.js';
 import { StreamInbox } from './stream-inbox.js';
 
@@ -263,7 +263,8 @@ export class CallChannel {
     stream?: StreamInbox,
     credit?: SendCredit,
   ): { promise: Promise<unknown>; pending: Pending | undefined } {
-    if (this.#broken !== undefined) return { promise: Promise.reject(this.#broken), pending: undefined };
+    // A call after the stream broke never reached the plugin: typed, whatever gRPC said (the exit that follows may say why).
+    if (this.#broken !== undefined) return { promise: Promise.reject(transportError(this.#plugin, method, `the call channel broke: ${this.#broken.message}`)), pending: undefined };
     if (options.signal?.aborted) return { promise: Promise.reject(callAborted(options.signal)), pending: undefined };
     let pending: Pending | undefined;
     const promise = new Promise((resolve, reject) => {
@@ -277,7 +278,7 @@ export class CallChannel {
         begin: () => {
           if (this.#broken !== undefined) {
             this.#disarm(entry);
-            reject(this.#broken);
+            reject(transportError(this.#plugin, method, `the call channel broke: ${this.#broken.message}`));
             return;
           }
           entry.id = this.#allocateId();
