@@ -11,36 +11,14 @@ import { BATCH_ITEM_OVERHEAD, FRAME_OVERHEAD } from '../protocol/limits.js';
 import type { WireFrame, WireResult } from '../protocol/services.js';
 import { callAborted, deadlineExceeded, pluginCallError, transportError } from './call-errors.js';
 import type { Connection } from './connection.js';
+import type { CallOptions, DynamicStream } from './call-types.js';
 import { StreamInbox } from './stream-inbox.js';
 
 // What a stream from a plugin without flow control may buffer unread before
 // the host gives the call up (such a plugin has only gRPC's backpressure).
 const UNFLOWED_INBOX_BYTES = 64 * 1024 * 1024;
 
-export interface CallOptions {
-  /** Abandons the call when aborted: it rejects with PLUGHOST_CALL_ABORTED and the plugin is told to cancel. */
-  readonly signal?: AbortSignal | undefined;
-  /** Milliseconds from now; past it the call rejects with PLUGHOST_DEADLINE_EXCEEDED. */
-  readonly timeoutMs?: number | undefined;
-}
-
-/**
- * A STREAM method call: write messages, read the plugin's messages, end.
- * Leaving `for await` over it early (break, return, throw) cancels the call.
- */
-export interface DynamicStream extends AsyncIterable<Uint8Array> {
-  /**
-   * Sends one message, in order after the earlier ones. Resolves `true` once
-   * it is sent, which waits for the plugin's credit (flow control) and for the
-   * connection to drain; `false` if the call was over first (the message was
-   * dropped; reading the stream tells why). Throws PLUGHOST_MESSAGE_TOO_LARGE
-   * at once for a message over the limit.
-   */
-  write(message: Uint8Array): Promise<boolean>;
-  /** Ends the host's side, after the messages written before; the plugin's side ends when it is done. */
-  end(): Promise<boolean>;
-  cancel(reason?: string): void;
-}
+export type { CallOptions, DynamicStream } from './call-types.js';
 
 interface Pending {
   readonly method: string;
@@ -347,9 +325,15 @@ export class CallChannel {
   get peer(): string { return this.#stream.getPeer(); } // prettier-ignore
   get answered(): Promise<boolean> { return this.#flowKnown; } // prettier-ignore
 
-  /** A frame that is not part of a host-made call (host_result); dropped once the channel is broken. */
+  /** A frame that is not part of a host-made call (host_result); dropped once the channel is broken, which it breaks if unread. */
   sendFrame(frame: WireFrame): void {
-    if (this.#broken === undefined) this.#stream.write(frame);
+    if (this.#broken !== undefined) return;
+    this.#stream.write(frame);
+    // Answers a plugin does not read must not pile up in the host: past a bound the Channel is given up (calls fail, the plugin is restarted).
+    if (this.#stream.writableLength > Math.max(64 * 1024 * 1024, 2 * this.#maxMessageBytes)) {
+      this.#stream.emit('error', new Error(`plugin "${this.#plugin}" does not read the host's answers on its Channel`));
+      this.#stream.cancel();
+    }
   }
 
   #receive(frame: WireFrame & { kind?: string }): void {

@@ -12,6 +12,11 @@ export interface HostCallReport {
   (service: string, status: string, seconds: number): void;
 }
 
+/** Host services running for one plugin instance (or one remote plugin, across its streams). */
+export interface HostCallBudget {
+  running: number;
+}
+
 interface Open {
   readonly controller: AbortController;
   readonly timer: NodeJS.Timeout;
@@ -27,6 +32,12 @@ export class HostCallServer {
   readonly #logger: Logger;
   readonly #report: HostCallReport | undefined;
   readonly #open = new Map<number, Open>();
+  /**
+   * Services still running, answered or not: a cancelled call's service
+   * counts until it returns, so cancelling cannot lift the bound. Shared by
+   * every stream of one remote plugin, so more streams do not lift it either.
+   */
+  readonly #budget: HostCallBudget;
   #closed = false;
 
   constructor(options: {
@@ -36,7 +47,9 @@ export class HostCallServer {
     send: (frame: WireFrame) => void;
     logger: Logger;
     report?: HostCallReport | undefined;
+    budget?: HostCallBudget;
   }) {
+    this.#budget = options.budget ?? { running: 0 };
     this.#plugin = options.plugin;
     this.#table = options.table;
     this.#maxMessageBytes = options.maxMessageBytes;
@@ -75,9 +88,11 @@ export class HostCallServer {
   #start(id: number, call: WireHostCall): void {
     const service = call.service ?? '';
     const started = performance.now();
+    // A name the plugin made up is one label, not one series each: a plugin must not grow the host's metrics.
+    const label = this.#table.has(service) ? service : '(unknown)';
     const fail = (code: string, message: string): void => {
       this.#send({ id, hostResult: { error: { code, message } } });
-      this.#report?.(service, code, (performance.now() - started) / 1000);
+      this.#report?.(label, code, (performance.now() - started) / 1000);
     };
     if (this.#closed) return fail('PLUGHOST_PLUGIN_CLOSED', `the host is stopping plugin "${this.#plugin}"`);
     if (id === 0 || this.#open.has(id)) {
@@ -85,10 +100,11 @@ export class HostCallServer {
       this.#logger.log('warn', 'plugin sent a host call with an id already in use; ignored', { plugin: this.#plugin, id });
       return;
     }
-    if (this.#open.size >= MAX_OPEN_HOST_CALLS) {
+    if (this.#budget.running >= MAX_OPEN_HOST_CALLS) {
       return fail('PLUGHOST_HOST_CALLS_EXHAUSTED', `plugin "${this.#plugin}" has ${MAX_OPEN_HOST_CALLS} host calls open already`);
     }
-    const timeoutMs = call.timeoutMs || HOST_CALL_DEFAULT_TIMEOUT_MS;
+    // timeout_ms is a uint32; setTimeout takes at most 2^31-1 ms (more fires at once).
+    const timeoutMs = Math.min(call.timeoutMs || HOST_CALL_DEFAULT_TIMEOUT_MS, 0x7fffffff);
     const controller = new AbortController();
     const timer = setTimeout(() => {
       if (this.#open.get(id) !== open) return;
@@ -96,7 +112,7 @@ export class HostCallServer {
       controller.abort(new Error(`host call deadline of ${timeoutMs} ms passed`));
       fail('PLUGHOST_DEADLINE_EXCEEDED', `host service "${service}" did not answer within ${timeoutMs} ms`);
     }, timeoutMs);
-    const open: Open = { controller, timer, service, started };
+    const open: Open = { controller, timer, service: label, started };
     const running = this.#table.invoke(service, call.payload ?? new Uint8Array(0), {
       plugin: this.#plugin,
       service,
@@ -108,6 +124,10 @@ export class HostCallServer {
       return fail('PLUGHOST_HOST_SERVICE_NOT_FOUND', `the host offers plugin "${this.#plugin}" no service "${service}" (it offers: ${this.#table.names.join(', ') || 'none'})`);
     }
     this.#open.set(id, open);
+    const budget = this.#budget;
+    budget.running++;
+    const done = (): void => void budget.running--;
+    running.then(done, done);
     running.then(
       (result) => {
         if (this.#open.get(id) !== open) return; // cancelled or timed out: no answer
@@ -120,7 +140,7 @@ export class HostCallServer {
           return fail('PLUGHOST_MESSAGE_TOO_LARGE', `host service "${service}" answered ${payload.length} bytes, over the ${this.#maxMessageBytes - FRAME_OVERHEAD}-byte limit`);
         }
         this.#send({ id, hostResult: { payload } });
-        this.#report?.(service, 'ok', (performance.now() - started) / 1000);
+        this.#report?.(label, 'ok', (performance.now() - started) / 1000);
       },
       (err: unknown) => {
         if (this.#open.get(id) !== open) return;

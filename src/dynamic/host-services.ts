@@ -45,11 +45,14 @@ export class HostServiceTable {
   static readonly empty = new HostServiceTable({});
   readonly #functions = new Map<string, HostFunction>();
   readonly #grpc = new Map<string, GrpcEntry>();
+  /** What the table was made from, for with(). */
+  readonly #given: HostServices;
   /** The names SDK plugins may call (DescribeRequest.host_services). */
   readonly names: readonly string[];
 
   constructor(services: HostServices) {
     if (services === null || typeof services !== 'object') throw invalid('`services` must be an object of host services by name', String(services));
+    this.#given = services;
     const names: string[] = [];
     for (const [name, service] of Object.entries(services)) {
       if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw invalid(`host service name ${JSON.stringify(name)} must be letters, digits, '_', '.' or '-'`, name);
@@ -68,10 +71,7 @@ export class HostServiceTable {
   /** This table with `more` added (a plugin's own services on top of the host's; the plugin's win on a clash). */
   with(more: HostServices | undefined): HostServiceTable {
     if (more === undefined || Object.keys(more).length === 0) return this;
-    const merged: Record<string, HostService> = {};
-    for (const [name, fn] of this.#functions) merged[name] = fn;
-    for (const [name, entry] of this.#grpc) merged[name] = entry as unknown as GrpcHostService;
-    return new HostServiceTable({ ...merged, ...more });
+    return new HostServiceTable({ ...this.#given, ...more });
   }
 
   has(service: string): boolean {

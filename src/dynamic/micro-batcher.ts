@@ -61,9 +61,17 @@ export class MicroBatcher {
       // caller issued "at once" (e.g. Promise.all over a loop) is in the batch.
       setImmediate(() => {
         this.#scheduled = false;
-        const s = sender();
-        for (const [m, q] of this.#queues) this.#send(m, q, s);
+        const queues = [...this.#queues];
         this.#queues.clear();
+        let s: BatchSender;
+        try {
+          s = sender();
+        } catch (err) {
+          // No one to send to any more (the plugin was closed meanwhile): the queued calls fail with why.
+          for (const [, q] of queues) for (const w of q.waiters) w.reject(err as Error);
+          return;
+        }
+        for (const [m, q] of queues) this.#send(m, q, s);
       });
     }
     return promise;

@@ -5,7 +5,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 
 import { PluginHandshakeError, PluginStartError } from '../errors.js';
 import { parsePluginLogLine, type Logger } from '../logger.js';
-import { ENV, type HandshakeLine } from '../protocol/handshake.js';
+import { ENV, SERVER_ENV, type HandshakeLine } from '../protocol/handshake.js';
 import { procEnded } from '../platform/proc.linux.js';
 import { onBoundedLines, MAX_LINE_BYTES, truncateText } from './bounded-lines.js';
 import { CONTROL_FD, findExecHelper, warnWithoutHelper, wrapCommand, type ResourceLimits } from './exec-helper.js';
@@ -101,9 +101,11 @@ export function startPluginProcess(spec: ProcessSpec): Promise<PluginProcess> {
   if (spec.env?.TMPDIR === undefined) env.TMPDIR = socketDir;
   // go-plugin's yamux multiplexing: grpc-js cannot speak it.
   delete env.PLUGIN_MULTIPLEX_GRPC;
-  // TLS is the host's decision, never an inherited variable's.
+  // TLS is the host's decision, never an inherited variable's; and a plugin
+  // the host starts is never a standalone server (SDK server mode).
   if (spec.clientCert === undefined) delete env[ENV.clientCert];
   else env[ENV.clientCert] = spec.clientCert;
+  for (const name of Object.values(SERVER_ENV)) delete env[name];
 
   const cleanup = (): void => removeSocketDir(socketDir);
   // Through plughost-exec when it is there: nothing of the plugin outlives it

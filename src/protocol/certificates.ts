@@ -19,8 +19,12 @@ export interface Identity {
   readonly der: Uint8Array;
 }
 
-/** How long a one-time certificate is valid: it lives as long as one host or plugin process. */
-const VALID_MS = 30 * 24 * 3600 * 1000;
+/**
+ * How long a one-time certificate is valid: as long as the process that made
+ * it may live (a host keeps its identity for its whole life), so 30 years, as
+ * go-plugin's. It is trusted by exactly one peer, never by a CA store.
+ */
+const VALID_MS = 30 * 365 * 24 * 3600 * 1000;
 
 export function oneTimeIdentity(): Identity {
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });

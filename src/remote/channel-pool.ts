@@ -6,6 +6,7 @@
 // when the healthy endpoints change, the streams are renewed so new ones land
 // on the endpoints now in rotation, and the old ones close once idle.
 import type { Logger } from '../logger.js';
+import { pluginClosed } from '../dynamic/call-errors.js';
 import { CallChannel } from '../dynamic/call-channel.js';
 import type { Connection } from '../dynamic/connection.js';
 import { HostCallServer, type HostCallReport } from '../dynamic/host-call-server.js';
@@ -40,6 +41,7 @@ export class ChannelPool {
   #next = 0;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #budget = { running: 0 };
 
   constructor(conn: Connection, options: PoolOptions) {
     this.#conn = conn;
@@ -48,6 +50,7 @@ export class ChannelPool {
 
   /** The stream for the next call, in turn. */
   pick(): CallChannel {
+    if (this.#closed) throw pluginClosed(this.#options.plugin, 'is closed');
     const want = Math.max(1, this.#options.size());
     while (this.#live.length < want) this.#live.push(this.#open());
     this.#next = (this.#next + 1) % this.#live.length;
@@ -59,17 +62,23 @@ export class ChannelPool {
    * were still connecting when the streams opened get none, so while fewer
    * endpoints than `endpoints` carry a stream, it renews them (a few tries).
    */
-  async balance(endpoints: number): Promise<void> {
+  async balance(endpoints: number, until: number): Promise<boolean> {
     for (let attempt = 0; attempt < 8 && !this.#closed; attempt++) {
       this.pick();
       const live = [...this.#live];
-      await Promise.all(live.map((m) => m.channel.answered));
+      // A server that never answers on its Channel must not hold connect() past its deadline.
+      const answered = await Promise.race([
+        Promise.all(live.map((m) => m.channel.answered)).then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), Math.max(0, until - Date.now())).unref()),
+      ]);
+      if (!answered) return false;
       const peers = new Set(live.filter((m) => !m.broken).map((m) => m.channel.peer));
-      if (peers.size >= Math.min(endpoints, live.length)) return;
+      if (peers.size >= Math.min(endpoints, live.length)) return true;
       // A returning endpoint's connection may still be in its TLS handshake: give it longer each time (~1 s in all).
       await new Promise((resolve) => setTimeout(resolve, 25 * (attempt + 1)));
       this.renew();
     }
+    return true;
   }
 
   /** New streams for new calls (the healthy endpoints changed); the current ones finish what they carry. */
@@ -110,6 +119,7 @@ export class ChannelPool {
       send: (frame) => channel.sendFrame(frame),
       logger: this.#options.logger,
       report: this.#options.report,
+      budget: this.#budget,
     });
     member = { channel, hostCalls, broken: false };
     if (this.#closed) this.#end(member);

@@ -73,7 +73,7 @@ export class RemotePlugin {
       this.#reporter.up(healthy > 0 && !this.#closed);
       if (this.#pool === undefined || this.#closed) return;
       this.#pool.renew();
-      void this.#pool.balance(healthy);
+      void this.#pool.balance(healthy, Date.now() + 2_000);
     });
     this.#services = hostServices.with(options.services);
     const { target, release } = endpointTarget(this.#set);
@@ -144,7 +144,12 @@ export class RemotePlugin {
     }
     const marked = (this.#description.methods ?? []).filter((m) => m.idempotent).map((m) => m.name ?? '');
     this.#idempotent = new Set([...this.#spec.idempotent, ...marked]);
-    if (this.#streams) await this.#pool.balance(this.#set.healthy().length);
+    if (this.#streams && !(await this.#pool.balance(this.#set.healthy().length, until))) {
+      throw new PluginStartError('PLUGHOST_REMOTE_UNAVAILABLE', `remote plugin "${this.#spec.name}": its Channel streams did not answer within ${this.#spec.connectTimeoutMs} ms`, {
+        found: this.#set.describe(),
+        hint: 'The server answers health checks and Describe but not on its Channel: is it overloaded, or not a plughost server?',
+      });
+    }
     this.#reporter.up(true);
   }
 
@@ -174,7 +179,7 @@ export class RemotePlugin {
       this.#withRetry(method, this.#withDefaults(options), (deadline) =>
         this.#streams
           ? // Calls without their own deadline or signal share batch frames, as for local plugins.
-            this.capabilities.includes('batch') && options.timeoutMs === undefined && options.signal === undefined
+            this.capabilities.includes('batch') && this.#withDefaults(options).timeoutMs === undefined && options.signal === undefined
             ? this.#batcher.call(method, payload, () => this.#pool.pick())
             : this.#pool.pick().call(method, payload, remaining(options, deadline))
           : this.#rpc<WireResult>('Call', { method, payload }, deadline, options.signal).then((res) => {

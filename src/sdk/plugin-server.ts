@@ -30,7 +30,8 @@ export function pluginServer(def: PluginDefinition, maxMessageBytes: number, onS
   server.addService(HealthService, healthService(open, () => closing !== undefined));
   server.addService(ControllerService, controllerService(onShutdown));
   server.addService(StdioService, stdioService(open));
-  server.addService(PluginService, pluginService(def, dispatcher, open, registry));
+  // Server mode (no onShutdown) is shared by many hosts: none of them may reconfigure it for the others.
+  server.addService(PluginService, pluginService(def, dispatcher, open, registry, onShutdown !== undefined));
 
   const close = (graceMs: number): Promise<void> =>
     (closing ??= new Promise<void>((resolve) => {

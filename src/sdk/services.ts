@@ -148,7 +148,7 @@ function contextFor(call: grpc.ServerUnaryCall<unknown, unknown>, method: string
 
 const payloadOf = asBytes;
 
-export function pluginService(def: PluginDefinition, dispatcher: Dispatcher, open: OpenStreams, host: HostRegistry): grpc.UntypedServiceImplementation {
+export function pluginService(def: PluginDefinition, dispatcher: Dispatcher, open: OpenStreams, host: HostRegistry, configurable = true): grpc.UntypedServiceImplementation {
   const described = describeResponse(def, dispatcher);
   const configure = def.configure;
   let configuring: Promise<void> = Promise.resolve();
@@ -177,6 +177,10 @@ export function pluginService(def: PluginDefinition, dispatcher: Dispatcher, ope
     }) as grpc.handleBidiStreamingCall<WireFrame, WireFrame>,
 
     Configure: ((call, callback) => {
+      if (!configurable) {
+        callback({ code: grpc.status.PERMISSION_DENIED, details: `plugin "${def.name}" serves remote hosts: its configuration is its own (environment, files), not a client's` });
+        return;
+      }
       if (configure === undefined) {
         callback({ code: grpc.status.UNIMPLEMENTED, details: `plugin "${def.name}" does not take configuration` });
         return;

@@ -4,7 +4,8 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { createHost, HostServiceError, type DynamicPluginOptions, type Host, type HostServices } from '../../src/index.js';
+import { goBidirProto } from '../support/go-build.js';
+import { createHost, HostServiceError, silentLogger, type DynamicPluginOptions, type Host, type HostServices } from '../../src/index.js';
 import { pythonWithGrpc } from '../../src/dynamic/python.js';
 import { bytes, capturingLogger, dist, root, text, waitFor } from './support.js';
 
@@ -111,6 +112,25 @@ describe.each(plugins)('host calls from a $name plugin', ({ options }) => {
 });
 
 describe('host services, as configured', () => {
+  it("add a plugin's own to the host's, gRPC ones included, and never let an inherited PLUGHOST_LISTEN make a served plugin a server", async () => {
+    const withGrpc = createHost({
+      manifest: false,
+      logger: silentLogger,
+      services: { AddHelper: { protoFile: goBidirProto, service: 'proto.AddHelper', implementation: { Sum: () => ({ r: '0' }) } } },
+    });
+    try {
+      const plugin = await withGrpc.loadDynamic({
+        name: 'reach',
+        command: [process.execPath, dist('test/fixtures/dynamic/reach-plugin.js')],
+        env: { PLUGHOST_LISTEN: '0.0.0.0:0', PLUGHOST_INSECURE: '1' },
+        services: { audit: () => 'ok' },
+      });
+      expect(JSON.parse(text(await plugin.call('services', bytes(''))))).toEqual(expect.arrayContaining(['AddHelper/Sum', 'audit']));
+    } finally {
+      await withGrpc.close();
+    }
+  });
+
   it('are refused at createHost when malformed', () => {
     expect(() => createHost({ manifest: false, services: { 'a/b': () => '' } })).toThrow(expect.objectContaining({ code: 'PLUGHOST_INVALID_ARGUMENT' }));
     expect(() => createHost({ manifest: false, services: { x: { protoFile: '/nonexistent.proto', service: 'a.B', implementation: {} } } })).toThrow(

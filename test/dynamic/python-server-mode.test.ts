@@ -81,7 +81,7 @@ def background(payload, ctx):
 
 serve(name="remote-py", version="2.0.0",
       methods={"echo": lambda p, ctx: p, "ask": ask, "outcome": outcome, "services": services, "background": background},
-      idempotent=["echo", "outcome"])
+      idempotent=["echo", "outcome"], configure=lambda raw: None)
 `;
 
 let python: string;
@@ -272,6 +272,9 @@ describe('Python SDK server mode (PLUGHOST_LISTEN)', () => {
     const refused = await unary(controller, 'Shutdown', {}).catch((err: grpc.ServiceError) => err);
     expect(refused).toMatchObject({ code: grpc.status.PERMISSION_DENIED });
     expect((refused as grpc.ServiceError).details).toContain('SIGTERM');
+    // Nor may one client reconfigure a server other hosts share.
+    const configure = await unary(plugin, 'Configure', { config: bytes('{}') }).catch((err: grpc.ServiceError) => err);
+    expect(configure).toMatchObject({ code: grpc.status.PERMISSION_DENIED });
     // Still serving.
     expect(text((await unary<WireResult>(plugin, 'Call', { method: 'echo', payload: bytes('still here') })).payload)).toBe('still here');
     expect(s.child.exitCode).toBeNull();

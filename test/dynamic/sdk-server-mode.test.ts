@@ -273,6 +273,8 @@ describe('server mode (PLUGHOST_LISTEN)', () => {
     expect(await unary(health, 'Check', { service: '' })).toMatchObject({ status: 1 });
     const err = await refusal(unary(connect('controller', p.address, tlsAs(client)), 'Shutdown', {}));
     expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+    // Nor may one client reconfigure a server that other hosts share.
+    expect((await refusal(unary(connect('plugin', p.address, tlsAs(client)), 'Configure', { config: Buffer.from('{}') }))).code).toBe(grpc.status.PERMISSION_DENIED);
     expect(await unary(health, 'Check', { service: 'plugin' })).toMatchObject({ status: 1 });
     expect(p.child.exitCode).toBeNull();
   });

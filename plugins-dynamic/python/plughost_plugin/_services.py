@@ -58,6 +58,9 @@ def handlers(grpc, plugin, pool, lifetime, allow_shutdown):
         return Channel(plugin, pool, context, lifetime).run(request_iterator)
 
     def configure(request, context):
+        if not allow_shutdown:
+            # Server mode: many hosts share this server, none may reconfigure it for the others.
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "this plugin serves remote hosts (PLUGHOST_LISTEN): its configuration is its own")
         return _wire.encode_configure_response(plugin.run_configure(_wire.decode_configure_request(request)))
 
     plugin_methods = {
