@@ -188,23 +188,23 @@ export async function runDynamicBench(opts: { quick?: boolean; log: (s: string) 
   }
 }
 
-/** Calls/s with `concurrency` callers each issuing its next call as soon as the last returns. */
-async function throughput(plugin: DynamicPlugin, concurrency: number): Promise<number> {
-  const run = async (ms: number): Promise<number> => {
+/** Calls/s with `concurrency` callers, each issuing its next call as soon as its last returns (after a 300 ms warm-up). */
+export async function throughput(target: { call(method: string, payload: Uint8Array): Promise<Uint8Array> }, concurrency: number, ms = 1500): Promise<number> {
+  const run = async (duration: number): Promise<number> => {
     let calls = 0;
-    const until = performance.now() + ms;
+    const until = performance.now() + duration;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (performance.now() < until) {
-          await plugin.call('echo', payload);
+          await target.call('echo', payload);
           calls++;
         }
       }),
     );
-    return calls / (ms / 1000);
+    return calls / (duration / 1000);
   };
-  await run(300); // warm-up
-  return run(1500);
+  await run(300);
+  return run(ms);
 }
 
 export function printDynamicBench(r: DynamicBenchResult): void {

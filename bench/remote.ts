@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import { createHost, silentLogger, type Host, type RemotePlugin, type RemotePluginOptions } from '../src/index.js';
 import { oneTimeIdentity } from '../src/protocol/certificates.js';
-import { floorEcho, percentile, timeSequential } from './dynamic.js';
+import { floorEcho, percentile, throughput, timeSequential } from './dynamic.js';
 import { printTable } from './measure.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -36,25 +36,6 @@ export interface RemoteBenchResult {
 
 interface Caller {
   call(method: string, payload: Uint8Array): Promise<Uint8Array>;
-}
-
-/** Calls/s with `concurrency` callers, each issuing its next call as soon as its last returns. */
-async function throughput(target: Caller, concurrency: number, ms: number): Promise<number> {
-  const run = async (duration: number): Promise<number> => {
-    let calls = 0;
-    const until = performance.now() + duration;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (performance.now() < until) {
-          await target.call('echo', payload);
-          calls++;
-        }
-      }),
-    );
-    return calls / (duration / 1000);
-  };
-  await run(200);
-  return run(ms);
 }
 
 async function measure(name: string, target: Caller, n: number, ms: number): Promise<Path> {

@@ -5,16 +5,16 @@
 // mocks. Runs dist/ (built by test/setup/build-typescript.ts).
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { PLUGHOST_COOKIE } from '../../src/protocol/handshake.js';
 import { PluginService, type WireFrame, type WireResult } from '../../src/protocol/services.js';
+import { tracked } from '../support/tracked.js';
 import { waitFor } from '../support/wait-for.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -55,24 +55,14 @@ const plugin = await serve({
 // ---------------------------------------------------------------------------
 
 type Child = ChildProcessByStdio<Writable, Readable, Readable>;
-const children: Child[] = [];
-const tempDirs: string[] = [];
-const clients: grpc.Client[] = [];
-
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+const { children, clients, tempDir } = tracked<Child>('plughost-sdk-hostcalls-');
 
 const PluginClient = grpc.makeGenericClientConstructor(PluginService, 'Plugin');
 type AnyClient = grpc.Client & Record<string, any>;
 
 /** Starts the plugin as a host does; resolves with a client on its socket. */
 async function startPlugin(env: Record<string, string> = {}): Promise<{ plugin: AnyClient; stderr: () => string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-sdk-hostcalls-'));
-  fs.chmodSync(dir, 0o700);
-  tempDirs.push(dir);
+  const dir = tempDir();
   const script = path.join(dir, 'plugin.mjs');
   fs.writeFileSync(script, PLUGIN_SOURCE);
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PLUGHOST_|PLUGIN_)/.test(k)));

@@ -6,17 +6,17 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 import * as grpc from '@grpc/grpc-js';
 import forge from 'node-forge';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { oneTimeIdentity, type Identity } from '../../src/protocol/certificates.js';
 import { PLUGHOST_COOKIE } from '../../src/protocol/handshake.js';
+import { tracked } from '../support/tracked.js';
 import { ControllerService, HealthService, PluginService, type WireDescribeResponse } from '../../src/protocol/services.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -86,22 +86,8 @@ beforeAll(() => {
 
 type Child = ChildProcessByStdio<null, Readable, Readable>;
 
-const children: Child[] = [];
-const tempDirs: string[] = [];
-const clients: grpc.Client[] = [];
+const { children, clients, tempDir } = tracked<Child>('plughost-sdk-remote-');
 
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-sdk-remote-'));
-  fs.chmodSync(dir, 0o700);
-  tempDirs.push(dir);
-  return dir;
-}
 
 const PLUGIN_SOURCE = `
 import { serve } from ${JSON.stringify(sdk)};

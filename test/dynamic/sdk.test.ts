@@ -6,12 +6,11 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { PLUGHOST_COOKIE } from '../../src/protocol/handshake.js';
 import {
@@ -23,6 +22,7 @@ import {
   type WireFrame,
   type WireResult,
 } from '../../src/protocol/services.js';
+import { tracked } from '../support/tracked.js';
 import { waitFor } from '../support/wait-for.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -71,22 +71,8 @@ interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const children: Child[] = [];
-const tempDirs: string[] = [];
-const clients: grpc.Client[] = [];
+const { children, clients, tempDir } = tracked<Child>('plughost-sdk-');
 
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-sdk-'));
-  fs.chmodSync(dir, 0o700);
-  tempDirs.push(dir);
-  return dir;
-}
 
 function hostEnv(socketDir: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
