@@ -12,7 +12,11 @@ import {
   PlughostUsageError,
   type Host,
 } from '../../src/index.js';
+import { oneTimeIdentity } from '../../src/protocol/certificates.js';
 import { alive, bytes, capturingLogger, fixturePlugin, hostProcess, rawPlugin, rejection, text, waitFor } from './support.js';
+
+/** A real certificate as a handshake's field 6 (base64 DER, unpadded as go-plugin writes it). */
+const certField = (): string => Buffer.from(oneTimeIdentity().der).toString('base64').replace(/=+$/, '');
 
 let hosts: Host[] = [];
 function host(): { host: Host; log: ReturnType<typeof capturingLogger> } {
@@ -75,6 +79,11 @@ describe('start-up', () => {
     ['no protocol field', () => rawPlugin('handshake-line.mjs', ['1|1|unix|/tmp/x.sock']), 'PLUGHOST_HANDSHAKE_PROTOCOL', PluginHandshakeError],
     ['a relative socket path', () => rawPlugin('handshake-line.mjs', ['1|1|unix|x.sock|grpc']), 'PLUGHOST_HANDSHAKE_BAD_ADDRESS', PluginHandshakeError],
     ['an unknown network', () => rawPlugin('handshake-line.mjs', ['1|1|pipe|/tmp/x|grpc']), 'PLUGHOST_HANDSHAKE_BAD_ADDRESS', PluginHandshakeError],
+    ['a tcp address without TLS', () => rawPlugin('handshake-line.mjs', ['1|1|tcp|127.0.0.1:1234|grpc']), 'PLUGHOST_HANDSHAKE_BAD_ADDRESS', PluginHandshakeError, 'without TLS'],
+    ['a certificate the host did not ask for', () => rawPlugin('handshake-line.mjs', [`1|1|unix|/tmp/x.sock|grpc|${'A'.repeat(80)}`]), 'PLUGHOST_HANDSHAKE_TLS', PluginHandshakeError],
+    ['TLS asked for, no certificate given', () => rawPlugin('handshake-line.mjs', ['1|1|unix|/tmp/x.sock|grpc|'], { tls: 'auto' }), 'PLUGHOST_HANDSHAKE_TLS', PluginHandshakeError, 'field 6 is empty'],
+    ['TLS asked for, a certificate that is not one', () => rawPlugin('handshake-line.mjs', ['1|1|unix|/tmp/x.sock|grpc|bm90IGEgY2VydGlmaWNhdGU'], { tls: 'auto' }), 'PLUGHOST_HANDSHAKE_TLS', PluginHandshakeError],
+    ['TLS, then a tcp address nobody serves', () => rawPlugin('handshake-line.mjs', ['1|1|tcp|127.0.0.1:1|grpc|' + certField()], { tls: 'auto' }), 'PLUGHOST_CONNECT_FAILED', PluginStartError],
     ['garbage, then an address nobody serves', () => rawPlugin('handshake-line.mjs', ['1|1|unix|/tmp/plughost-nobody-here.sock|grpc', '\u00ff\u00fe garbage \u001b[31m', 'more']), 'PLUGHOST_CONNECT_FAILED', PluginStartError],
     ['a command that does not exist', () => ({ name: 'missing', command: ['/nonexistent/plugin'] }), 'PLUGHOST_SPAWN_FAILED', PluginStartError],
   ];

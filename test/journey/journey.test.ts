@@ -99,6 +99,30 @@ if (process.argv.includes('--stay')) setInterval(() => {}, 1 << 30);
 else await host.close();
 `;
 
+// The same plugin program as a server elsewhere (here: loopback), reached with host.connect().
+const REMOTE_JS = `
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
+import { createHost } from 'plughost';
+
+const server = spawn(process.execPath, ['hello-ts/dist/hello-ts.js'], {
+  env: { PATH: process.env.PATH, PLUGHOST_LISTEN: '127.0.0.1:0', PLUGHOST_INSECURE: '1' },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const address = await new Promise((resolve) =>
+  readline.createInterface({ input: server.stdout }).on('line', (line) => line.startsWith('PLUGHOST_LISTENING ') && resolve(line.split(' ')[1])),
+);
+const host = createHost({ manifest: false, logger: { info() {}, warn() {}, error() {}, debug() {} } });
+try {
+  const plugin = await host.connect({ name: 'hello-ts', endpoints: [address], tls: false });
+  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => plugin.call('hello', Buffer.from('remote ' + i))));
+  console.log(JSON.stringify({ kind: plugin.kind, first: Buffer.from(answers[0]).toString(), count: answers.length }));
+} finally {
+  await host.close();
+  server.kill();
+}
+`;
+
 const EXPECTED = {
   'hello-c': 'hello, hello-c',
   'hello-cpp': 'hello, hello-cpp',
@@ -234,6 +258,13 @@ describe('the user journey, from a registry', () => {
     expect(bench.stderr.trim().split('\n')).toHaveLength(1);
     expect(verifyFile.stdout).toContain('for build 2.0.0+local');
   }, 5 * MINUTES);
+
+  it('runs its TypeScript plugin as a remote server (PLUGHOST_LISTEN) and calls it with host.connect()', async () => {
+    fs.writeFileSync(path.join(app, 'remote.js'), REMOTE_JS);
+    const r = await step('app: node remote.js', 'node', ['remote.js'], app);
+    expect(JSON.parse(r.stdout)).toEqual({ kind: 'remote', first: 'hello, remote 0', count: 50 });
+    fs.rmSync(path.join(app, 'remote.js'));
+  }, 2 * MINUTES);
 
   it('bundles the app, deploys it into a clean directory with no compiler, verifies and runs it there', async () => {
     const bundle = await step('plughost bundle', 'npx', ['plughost', 'bundle', '--out', '../my-app.tar.gz'], app);
