@@ -50,6 +50,8 @@ export class CallChannel {
   #learnFlow!: (flow: boolean) => void;
   readonly #flowKnown = new Promise<boolean>((resolve) => (this.#learnFlow = resolve));
   readonly #onHostFrame: ((frame: WireFrame & { kind?: string }) => void) | undefined;
+  /** Whether any frame came from the plugin: then what was sent on this stream may have reached it. */
+  #heard = false;
 
   constructor(
     conn: Connection,
@@ -336,7 +338,12 @@ export class CallChannel {
     }
   }
 
+  get heard(): boolean {
+    return this.#heard;
+  }
+
   #receive(frame: WireFrame & { kind?: string }): void {
+    this.#heard = true;
     if (frame.kind === 'hostCall' || frame.kind === 'hostCancel') {
       this.#onHostFrame?.(frame);
       return;

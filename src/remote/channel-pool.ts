@@ -20,8 +20,8 @@ export interface PoolOptions {
   readonly report?: HostCallReport | undefined;
   /** How many streams to keep (the pool reads it whenever it fills up). */
   readonly size: () => number;
-  /** A stream broke: `err` is why; its calls in flight are failed with `lost(err)`. */
-  readonly lost: (err: Error) => Error;
+  /** A stream broke: `err` is why, `heard` whether the server had answered on it; its calls in flight fail with what this returns. */
+  readonly lost: (err: Error, heard: boolean) => Error;
 }
 
 interface Member {
@@ -108,7 +108,7 @@ export class ChannelPool {
         this.#live = this.#live.filter((m) => m !== member);
         this.#retiring.delete(member);
         member.hostCalls.closeAll('the stream to the plugin server broke');
-        channel.failAll(this.#options.lost(err));
+        channel.failAll(this.#options.lost(err, channel.heard));
       },
       onHostFrame: (frame) => member.hostCalls.receive(frame),
     });

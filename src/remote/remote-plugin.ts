@@ -104,9 +104,11 @@ export class RemotePlugin {
       report: this.#reporter.hostCall.bind(this.#reporter),
       // Two per healthy endpoint: round_robin then puts streams on every one of them.
       size: () => Math.min(16, Math.max(2, 2 * this.#set.healthy().length)),
-      lost: (err) => {
+      // Only a stream the server never answered on surely carried nothing to it: a server's own
+      // words (its status text) cannot make a call on a live stream count as never sent.
+      lost: (err, heard) => {
         const details = (err as { details?: string }).details ?? err.message;
-        return new Undelivered(NEVER_SENT.test(details), details);
+        return new Undelivered(!heard && NEVER_SENT.test(details), details);
       },
     });
   }
