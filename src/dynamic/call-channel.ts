@@ -17,6 +17,8 @@ import { StreamInbox } from './stream-inbox.js';
 // What a stream from a plugin without flow control may buffer unread before
 // the host gives the call up (such a plugin has only gRPC's backpressure).
 const UNFLOWED_INBOX_BYTES = 64 * 1024 * 1024;
+// Frames the host may have written that the plugin has not read before the host gives its Channel up.
+const UNREAD_FRAMES = 16_384;
 
 export type { CallOptions, DynamicStream } from './call-types.js';
 
@@ -331,8 +333,10 @@ export class CallChannel {
   sendFrame(frame: WireFrame): void {
     if (this.#broken !== undefined) return;
     this.#stream.write(frame);
-    // Answers a plugin does not read must not pile up in the host: past a bound the Channel is given up (calls fail, the plugin is restarted).
-    if (this.#stream.writableLength > Math.max(64 * 1024 * 1024, 2 * this.#maxMessageBytes)) {
+    // Answers a plugin does not read must not pile up in the host: past a bound of frames (the stream is in
+    // object mode) the Channel is given up (calls fail, a local plugin is restarted). A plugin that reads has at
+    // most its call window and its 256 host calls in flight.
+    if (this.#stream.writableLength > Math.max(UNREAD_FRAMES, 2 * this.#window + 1024)) {
       this.#stream.emit('error', new Error(`plugin "${this.#plugin}" does not read the host's answers on its Channel`));
       this.#stream.cancel();
     }

@@ -23,10 +23,16 @@ afterEach(async () => {
   servers = [];
 });
 
+const lines = new WeakMap<ChildProcess, string[]>();
+
 function hostile(mode: string): Promise<string> {
   const child = spawn(process.execPath, [path.join(root, 'test/fixtures/remote/hostile-server.mjs'), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
-  return new Promise((resolve) => readline.createInterface({ input: child.stdout! }).once('line', resolve));
+  const seen: string[] = [];
+  lines.set(child, seen);
+  const reader = readline.createInterface({ input: child.stdout! });
+  reader.on('line', (line) => void seen.push(line));
+  return new Promise((resolve) => reader.once('line', resolve));
 }
 
 describe('a hostile remote plugin server', () => {
@@ -52,6 +58,14 @@ describe('a hostile remote plugin server', () => {
     }
     expect(text).toMatch(/plugin_host_call_total\{plugin="h",service="\(unknown\)",status="PLUGHOST_HOST_SERVICE_NOT_FOUND"\} (5|10)000/);
     expect(text).not.toContain('made-up-');
+  });
+
+  it('that does not read the answers to its host calls has its Channel given up, not buffered without end', async () => {
+    const address = await hostile('deaf');
+    host = createHost({ manifest: false, logger: silentLogger });
+    await host.connect({ name: 'h', endpoints: [address], tls: false });
+    const server = children.at(-1)!;
+    await waitFor(() => lines.get(server)!.includes('CANCELLED'), 20_000, 'the host to give the deaf Channel up');
   });
 
   it('cannot run more host services at once than the bound by cancelling them', async () => {
