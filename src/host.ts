@@ -271,7 +271,7 @@ export function createHost(options: HostOptions = {}): Host {
         remote.add(plugin);
         return plugin;
       } catch (err) {
-        metrics.recordLoad(name, 'remote', err instanceof PlughostError ? err.code : 'failed', (performance.now() - t0) / 1000);
+        metrics.recordLoad(name, 'remote', err instanceof PlughostUsageError ? 'refused' : 'failed', (performance.now() - t0) / 1000);
         throw err;
       }
     },
