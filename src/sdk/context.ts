@@ -1,6 +1,8 @@
 // The per-call context. Its AbortController is made only when a method reads
 // `signal`, and its HostServices only when it reads `host`: most calls never
 // do, and the hot path should not pay for them.
+import { setMaxListeners } from 'node:events';
+
 import { CODES, PluginError } from './plugin-error.js';
 import type { CallContext, HostServices } from './types.js';
 
@@ -22,6 +24,8 @@ export class CallCtx implements CallContext {
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
+      // Each host call of the method listens on it: many at once are normal, not a leak to warn about.
+      setMaxListeners(0, this.#controller.signal);
       if (this.#reason !== undefined) this.#controller.abort(this.#reason);
     }
     return this.#controller.signal;

@@ -35,8 +35,12 @@ export class HostRegistry {
   /** The plugin-wide HostServices (RunningPlugin.host). */
   readonly plugin: HostServices;
 
-  constructor(maxMessageBytes: number) {
+  /** Server mode: many hosts describe it, so the last one's list says nothing of another's; each host answers for itself. */
+  readonly #shared: boolean;
+
+  constructor(maxMessageBytes: number, shared = false) {
     this.#maxMessageBytes = maxMessageBytes;
+    this.#shared = shared;
     this.plugin = this.scoped(() => this.#lines.at(-1) ?? 'no host has a Channel open to this plugin');
   }
 
@@ -100,7 +104,7 @@ export class HostRegistry {
     if (typeof line === 'string' || line.closed) {
       throw new PluginError(CODES.hostCallsUnavailable, `host call to "${service}" cannot be made: ${typeof line === 'string' ? line : 'its Channel has ended'}`);
     }
-    if (!this.#services.includes(service)) {
+    if (!this.#shared && !this.#services.includes(service)) {
       const offered = this.#services.length === 0 ? 'the host offers none' : `the host offers ${this.#services.map((s) => JSON.stringify(s)).join(', ')}`;
       throw new PluginError(CODES.hostServiceNotFound, `no host service "${service}" for this plugin (${offered})`);
     }

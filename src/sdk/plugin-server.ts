@@ -24,7 +24,7 @@ export function pluginServer(def: PluginDefinition, maxMessageBytes: number, onS
   const server = new grpc.Server({ 'grpc.max_receive_message_length': maxMessageBytes, 'grpc.max_send_message_length': maxMessageBytes });
   const dispatcher = new Dispatcher(def, maxMessageBytes);
   const open = new OpenStreams();
-  const registry = new HostRegistry(maxMessageBytes);
+  const registry = new HostRegistry(maxMessageBytes, onShutdown === undefined);
   let closing: Promise<void> | undefined;
 
   server.addService(HealthService, healthService(open, () => closing !== undefined));

@@ -30,8 +30,9 @@ export async function serveRemote(def: PluginDefinition): Promise<RunningPlugin>
   const address = formatAddress(settings.host, port);
 
   const stop = (): void => void plugin.close(STOP_GRACE_MS).then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // on, not once: a second signal during the grace must not kill it with 143 instead of exiting 0.
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   // The one line the SDK writes on stdout, as the handshake is in host mode.
   process.stdout.write(`${LISTENING_PREFIX} ${address} ${settings.tls === undefined ? 'plaintext' : 'tls'}\n`);
 

@@ -110,7 +110,8 @@ export async function serve(def: PluginDefinition): Promise<RunningPlugin> {
     await bind(plugin.server, `unix:${address}`, tls?.credentials ?? grpc.ServerCredentials.createInsecure());
   } catch (err) {
     plugin.server.forceShutdown();
-    throw new Error(`plugin "${def.name}": cannot listen on ${address}: ${(err as Error).message}`, { cause: err });
+    // One line for the host's log, not a stack: the host reports the exit with this stderr tail.
+    refuse(`plugin "${def.name}": cannot listen on ${address}: ${(err as Error).message}`);
   }
   process.on('exit', removeSocket);
   try {
@@ -122,6 +123,9 @@ export async function serve(def: PluginDefinition): Promise<RunningPlugin> {
   // The handshake: the first and only line the SDK writes on stdout.
   process.stdout.write(`${formatHandshake(settings.appVersion, 'unix', address, tls?.der)}\n`);
   stopWatching = watchHost(settings.parentPid, () => exit(0));
+  // Ctrl-C in a terminal reaches the whole process group: the host stops its plugins itself (Shutdown,
+  // then signals), so a plugin does not die under it first and leave its socket behind (as the Python SDK).
+  process.on('SIGINT', () => {});
 
   return { address, appVersion: settings.appVersion, host: plugin.host, close: () => close() };
 }

@@ -395,12 +395,16 @@ describe('Python SDK host calls (ctx.host), a raw client playing the host', () =
     ch.write({ id: third.id!, hostResult: { error: {} } });
     expect(json(await ch.result(501)).code).toBe('PLUGHOST_HOST_SERVICE_FAILED');
 
-    // Refused in the plugin, nothing sent: an unknown service, a payload over the limit.
-    const before = ch.frames.filter((f) => f.kind === 'hostCall').length;
+    // In server mode the plugin cannot know what this host offers (another host may have described it
+    // last), so an unknown service is asked of the host, which answers for itself.
+    const mark4 = ch.frames.length;
     ch.write({ id: 502, call: { method: 'ask', payload: ask({ service: 'nope', payload: 'x' }) } });
-    const notFound = json(await ch.result(502));
-    expect(notFound.code).toBe('PLUGHOST_HOST_SERVICE_NOT_FOUND');
-    expect(notFound.message).toContain("'kv', 'log'");
+    const asked = await ch.hostCall(mark4);
+    expect(asked.hostCall?.service).toBe('nope');
+    ch.write({ id: asked.id!, hostResult: { error: { code: 'PLUGHOST_HOST_SERVICE_NOT_FOUND', message: 'not offered' } } });
+    expect(json(await ch.result(502)).code).toBe('PLUGHOST_HOST_SERVICE_NOT_FOUND');
+    // Refused in the plugin, nothing sent: a payload over the limit.
+    const before = ch.frames.filter((f) => f.kind === 'hostCall').length;
     ch.write({ id: 503, call: { method: 'ask', payload: ask({ service: 'kv', size: MAX - 256 - 1 }) } });
     expect(json(await ch.result(503)).code).toBe('PLUGHOST_MESSAGE_TOO_LARGE');
     expect(ch.frames.filter((f) => f.kind === 'hostCall').length).toBe(before);

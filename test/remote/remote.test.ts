@@ -118,6 +118,21 @@ describe('a remote plugin behind three endpoints', () => {
     expect((await ask('missing', '')).code).toBe('PLUGHOST_HOST_SERVICE_NOT_FOUND');
   });
 
+  it('answers each host of a shared server for its own services', async () => {
+    const [a] = (servers = [await mtls('s1')]);
+    host = createHost({ manifest: false, logger: silentLogger, services: { double: (p) => String(2 * Number(text(p))) } });
+    const other = createHost({ manifest: false, logger: silentLogger });
+    try {
+      const mine = await host.connect({ name: 'reach', endpoints: [a!.address], tls: tls() });
+      // Another host, offering nothing, describes the same server after this one.
+      await other.connect({ name: 'reach', endpoints: [a!.address], tls: tls() });
+      const answer = JSON.parse(text(await mine.call('ask', bytes(JSON.stringify({ service: 'double', payload: '4' }))))) as { ok?: string };
+      expect(answer).toEqual({ ok: '8' });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('balances over the addresses of one DNS name, taking out those that do not answer', async () => {
     const [a] = await three();
     const port = a!.address.split(':')[1];

@@ -173,6 +173,9 @@ class HostRegistry:
         self.max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
         self._lock = threading.Lock()
         self._services = ()
+        # Server mode: many hosts describe it, so the last one's list says
+        # nothing of another's; each host answers for its own services.
+        self.shared = False
         # Channels in the order they opened: a call from outside a method uses the newest.
         self._lines = []
         self.plugin = HostServices(self, self._newest, None)
@@ -222,7 +225,7 @@ class HostRegistry:
             why = line if isinstance(line, str) else "its Channel has ended"
             raise PluginError(HOST_CALLS_UNAVAILABLE, "host call to %r cannot be made: %s" % (service, why))
         offered = self._services
-        if service not in offered:
+        if not self.shared and service not in offered:
             listed = ", ".join(repr(s) for s in offered) if offered else "none"
             raise PluginError(
                 HOST_SERVICE_NOT_FOUND, "no host service %r for this plugin (the host offers %s)" % (service, listed)

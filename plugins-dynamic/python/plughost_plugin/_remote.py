@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import sys
+import threading
 
 from ._process import Lifetime, fatal, log, max_message_bytes, wait_forever
 
@@ -128,6 +129,7 @@ class Settings:
 def run_remote(plugin, make_server):
     """Serves `plugin` on PLUGHOST_LISTEN; never returns.
     make_server(grpc, lifetime, allow_shutdown) builds the gRPC server."""
+    plugin.registry.shared = True
     try:
         settings = Settings(os.environ)
     except Refused as exc:
@@ -159,8 +161,10 @@ def run_remote(plugin, make_server):
         # interrupts the main thread wherever it is.
         lifetime.exit_soon(0, signal.Signals(signum).name, STOP_GRACE_SECONDS)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # Signal handlers are the main thread's only; serve() from another thread stops by other means.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
 
     # The one line the SDK writes on stdout, as the handshake is when a host starts it.
     mode = "plaintext" if settings.tls is None else "tls"

@@ -98,9 +98,16 @@ def run(name, version, methods, batch, streams, configure, app_versions, max_wor
     def make_server(grpc, lifetime, allow_shutdown):
         from concurrent import futures
 
+        # Every open stream RPC (a Channel, a health Watch) holds one of these
+        # threads for its whole life. A host has one Channel; in server mode
+        # each remote host keeps several, so there are many more threads, and
+        # past them a new RPC is refused (RESOURCE_EXHAUSTED) instead of
+        # waiting, unanswered, for a thread.
+        threads = max_workers + (16 if allow_shutdown else 512)
         return grpc.server(
-            futures.ThreadPoolExecutor(max_workers=max_workers + 16, thread_name_prefix="plughost-grpc"),
+            futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="plughost-grpc"),
             handlers=handlers(grpc, plugin, Pool(max_workers), lifetime, allow_shutdown),
+            maximum_concurrent_rpcs=None if allow_shutdown else threads - 8,
             options=[
                 ("grpc.max_receive_message_length", plugin.max_message_bytes),
                 ("grpc.max_send_message_length", plugin.max_message_bytes),
@@ -183,7 +190,8 @@ def _run_hosted(plugin, app_versions, make_server):
     # group); the host decides when the plugin stops.
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if threading.current_thread() is threading.main_thread():  # signal handlers are the main thread's only
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     line = "%d|%d|unix|%s|grpc" % (CORE_PROTOCOL_VERSION, app, socket_path)
     if server_cert is not None:

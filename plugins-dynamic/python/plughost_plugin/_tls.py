@@ -113,11 +113,11 @@ def check_server_files(cert_pem, key_pem, client_ca_pem, names):
         return
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError as exc:
+    except Exception as exc:  # ValueError, or cryptography's own (UnsupportedAlgorithm): one line either way
         raise TlsError("%s is not a PEM certificate: %s" % (names["cert"], exc)) from None
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:  # ValueError, TypeError, UnsupportedAlgorithm: one line either way
         raise TlsError("%s is not an unencrypted PEM private key: %s" % (names["key"], exc)) from None
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
