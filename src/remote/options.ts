@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { PlughostUsageError } from '../errors.js';
 import type { PluginObserver } from '../metrics/plugin-observer.js';
 import type { HostServices } from '../dynamic/host-services.js';
+import { isLoopback } from '../protocol/addresses.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../protocol/handshake.js';
 
 export interface RemoteTls {
@@ -134,11 +135,6 @@ function credentialsOf(name: string, tls: RemoteTls | false | undefined, source:
   } catch (err) {
     throw usage('PLUGHOST_TLS_CONFIG', `remote plugin "${name}": unusable TLS files: ${(err as Error).message}`, `${tls.ca}, ${tls.cert}, ${tls.key}`);
   }
-}
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true;
-  return net.isIPv4(host) && host.startsWith('127.');
 }
 
 function positive(name: string, what: string, value: number | undefined, fallback: number): number {

@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 
+import { formatAddress, isLoopback } from '../protocol/addresses.js';
 import { SERVER_ENV } from '../protocol/handshake.js';
 import { maxMessageBytesOf, StartRefused } from './environment.js';
 import type { PluginDefinition } from './types.js';
@@ -27,22 +28,6 @@ export interface RemoteSettings {
   /** Undefined: plaintext (PLUGHOST_INSECURE=1 on a loopback address). */
   readonly tls: ServerTls | undefined;
   readonly warnings: string[];
-}
-
-const LOOPBACK = new net.BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-/** 127.0.0.0/8, ::1 (IPv4-mapped loopback too) and localhost: only this machine can reach them. */
-export function isLoopback(host: string): boolean {
-  if (host.toLowerCase() === 'localhost') return true;
-  if (net.isIPv4(host)) return LOOPBACK.check(host, 'ipv4');
-  return net.isIPv6(host) && LOOPBACK.check(host, 'ipv6');
-}
-
-/** `host:port`, with brackets around an IPv6 literal. */
-export function formatAddress(host: string, port: number): string {
-  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function parseListen(value: string): { host: string; port: number } | string {

@@ -5,7 +5,8 @@ import { LISTENING_PREFIX } from '../protocol/handshake.js';
 import { serverModeCredentials } from './credentials.js';
 import { refuse, StartRefused } from './environment.js';
 import { bind, pluginServer } from './plugin-server.js';
-import { formatAddress, readRemoteSettings } from './remote-settings.js';
+import { formatAddress } from '../protocol/addresses.js';
+import { readRemoteSettings } from './remote-settings.js';
 import type { PluginDefinition, RunningPlugin } from './types.js';
 
 /** What SIGTERM/SIGINT give RPCs in flight (Channel calls are cancelled at once: the stream outlives any grace). */
