@@ -22,13 +22,13 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs/light.js';
 
-import { HostServiceError, PlughostUsageError } from '../errors.js';
+import { PlughostUsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { HOST_CALL_DEFAULT_TIMEOUT_MS } from '../protocol/limits.js';
 import type { Connection } from './connection.js';
 import type { HostCallReport } from './host-call-server.js';
 import { hostIdentity } from './host-identity.js';
-import type { HostServiceTable } from './host-services.js';
+import { serviceFailure, type HostServiceTable } from './host-services.js';
 import { createSocketDir, removeSocketDir } from './socket-dir.js';
 
 const ConnInfo = new protobuf.Type('ConnInfo')
@@ -222,12 +222,8 @@ export class AppBroker {
           .then(
             (response) => answer('ok', null, response),
             (err: unknown) => {
-              const own = err instanceof HostServiceError;
-              if (!own) this.#logger.log('error', 'host service failed', { plugin: this.#plugin, service, error: err instanceof Error ? err.message : String(err) });
-              answer(own ? err.code : 'PLUGHOST_HOST_SERVICE_FAILED', {
-                code: grpc.status.UNKNOWN,
-                details: own ? `${err.code}: ${err.message}` : `PLUGHOST_HOST_SERVICE_FAILED: host service "${service}" failed (the host logged why)`,
-              });
+              const failure = serviceFailure(err, this.#logger, this.#plugin, service);
+              answer(failure.code, { code: grpc.status.UNKNOWN, details: `${failure.code}: ${failure.message}` });
             },
           );
       }) as grpc.UntypedHandleCall;

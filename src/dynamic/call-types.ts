@@ -1,4 +1,4 @@
-// What a caller passes with a dynamic call, and the shape of a STREAM call:
+// What a caller passes with a dynamic call (and its default deadline), and the shape of a STREAM call:
 // shared by local (call-channel.ts) and remote plugins.
 
 export interface CallOptions {
@@ -24,4 +24,9 @@ export interface DynamicStream extends AsyncIterable<Uint8Array> {
   /** Ends the host's side, after the messages written before; the plugin's side ends when it is done. */
   end(): Promise<boolean>;
   cancel(reason?: string): void;
+}
+
+/** `options` with a plugin's default deadline (`callTimeoutMs`) when the call gives none. */
+export function withDefaultTimeout(options: CallOptions, callTimeoutMs: number | undefined): CallOptions {
+  return options.timeoutMs === undefined && callTimeoutMs !== undefined ? { ...options, timeoutMs: callTimeoutMs } : options;
 }

@@ -13,6 +13,7 @@ import { CallTimer } from '../metrics/call-timer.js';
 import { ObserverReporter } from '../metrics/plugin-observer.js';
 import { appService, type AppService } from './app-services.js';
 import type { CallOptions, DynamicStream } from './call-channel.js';
+import { withDefaultTimeout } from './call-types.js';
 import { pluginCallError, pluginClosed } from './call-errors.js';
 import type { MethodDescription, PluginInstance } from './instance.js';
 import { configureUnsupported, Launcher } from './launcher.js';
@@ -203,6 +204,6 @@ export class DynamicPlugin {
   }
 
   #withDefaults(options: CallOptions): CallOptions {
-    return options.timeoutMs === undefined && this.#callTimeoutMs !== undefined ? { ...options, timeoutMs: this.#callTimeoutMs } : options;
+    return withDefaultTimeout(options, this.#callTimeoutMs);
   }
 }

@@ -2,11 +2,10 @@
 // "Host calls"): runs the service, enforces its deadline and the bound on
 // open calls, and answers every call exactly once — unless the plugin
 // cancelled it. A service's failure is the plugin's error, never the host's.
-import { HostServiceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { FRAME_OVERHEAD, HOST_CALL_DEFAULT_TIMEOUT_MS, MAX_OPEN_HOST_CALLS } from '../protocol/limits.js';
-import type { WireError, WireFrame, WireHostCall } from '../protocol/services.js';
-import type { HostServiceTable } from './host-services.js';
+import type { WireFrame, WireHostCall } from '../protocol/services.js';
+import { serviceFailure, type HostServiceTable } from './host-services.js';
 
 export interface HostCallReport {
   (service: string, status: string, seconds: number): void;
@@ -145,8 +144,8 @@ export class HostCallServer {
       (err: unknown) => {
         if (this.#open.get(id) !== open) return;
         this.#finish(id, open);
-        const error = this.#wireError(service, err);
-        fail(error.code!, error.message!);
+        const error = serviceFailure(err, this.#logger, this.#plugin, service);
+        fail(error.code, error.message);
       },
     );
   }
@@ -154,12 +153,5 @@ export class HostCallServer {
   #finish(id: number, open: Open): void {
     clearTimeout(open.timer);
     this.#open.delete(id);
-  }
-
-  /** What the plugin hears of a service's failure: its code and message only from a HostServiceError, thrown to be heard. */
-  #wireError(service: string, err: unknown): WireError {
-    if (err instanceof HostServiceError) return { code: err.code, message: err.message };
-    this.#logger.log('error', 'host service failed', { plugin: this.#plugin, service, error: err instanceof Error ? err.message : String(err) });
-    return { code: 'PLUGHOST_HOST_SERVICE_FAILED', message: `host service "${service}" failed (the host logged why)` };
   }
 }

@@ -5,7 +5,8 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-import { PlughostUsageError } from '../errors.js';
+import { HostServiceError, PlughostUsageError } from '../errors.js';
+import type { Logger } from '../logger.js';
 
 /** What a host service is told of the call it serves. */
 export interface HostCallContext {
@@ -49,6 +50,8 @@ export class HostServiceTable {
   readonly #given: HostServices;
   /** The names SDK plugins may call (DescribeRequest.host_services). */
   readonly names: readonly string[];
+  /** The same names, for has() on every host call. */
+  readonly #named: ReadonlySet<string>;
 
   constructor(services: HostServices) {
     if (services === null || typeof services !== 'object') throw invalid('`services` must be an object of host services by name', String(services));
@@ -66,6 +69,7 @@ export class HostServiceTable {
       for (const method of Object.keys(entry.definition)) names.push(`${name}/${method}`);
     }
     this.names = Object.freeze(names);
+    this.#named = new Set(names);
   }
 
   /** This table with `more` added (a plugin's own services on top of the host's; the plugin's win on a clash). */
@@ -75,7 +79,7 @@ export class HostServiceTable {
   }
 
   has(service: string): boolean {
-    return this.names.includes(service);
+    return this.#named.has(service);
   }
 
   /** Runs `service` on `payload`; undefined when there is no such service. */
@@ -98,6 +102,18 @@ export class HostServiceTable {
   grpcService(name: string): GrpcEntry | undefined {
     return this.#grpc.get(name);
   }
+}
+
+/**
+ * What a plugin hears of a host service's failure, on every path: the code
+ * and message of a HostServiceError, thrown to be heard; for anything else
+ * only PLUGHOST_HOST_SERVICE_FAILED, the error itself staying in the host's
+ * log (host details must not leak to plugins).
+ */
+export function serviceFailure(err: unknown, logger: Logger, plugin: string, service: string): { code: string; message: string } {
+  if (err instanceof HostServiceError) return { code: err.code, message: err.message };
+  logger.log('error', 'host service failed', { plugin, service, error: err instanceof Error ? err.message : String(err) });
+  return { code: 'PLUGHOST_HOST_SERVICE_FAILED', message: `host service "${service}" failed (the host logged why)` };
 }
 
 function loadGrpcService(name: string, service: GrpcHostService): GrpcEntry {

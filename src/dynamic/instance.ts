@@ -363,7 +363,7 @@ async function waitForExit(proc: PluginProcess, ms: number): Promise<void> {
   await Promise.race([proc.exited, new Promise((r) => setTimeout(r, ms).unref())]);
 }
 
-function toDescription(wire: WireDescribeResponse): PluginDescription {
+export function toDescription(wire: WireDescribeResponse): PluginDescription {
   return {
     name: wire.name ?? '',
     version: wire.version ?? '',

@@ -9,6 +9,7 @@ import dns from 'node:dns';
 import * as grpc from '@grpc/grpc-js';
 
 import type { Logger } from '../logger.js';
+import { formatAddress } from '../protocol/addresses.js';
 import { HealthService, SERVING_STATUS } from '../protocol/services.js';
 import type { Address, RemoteSpec } from './options.js';
 
@@ -23,7 +24,7 @@ interface Probe {
   checked: boolean;
 }
 
-export const addressKey = (a: Address): string => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
+const addressKey = (a: Address): string => formatAddress(a.host, a.port);
 
 export class EndpointSet {
   readonly #spec: RemoteSpec;
@@ -57,6 +58,13 @@ export class EndpointSet {
 
   healthy(): Address[] {
     return [...this.#probes.values()].filter((p) => p.healthy).map((p) => p.address);
+  }
+
+  /** How many are healthy, without building the list (read on every call's pick of a stream). */
+  get healthyCount(): number {
+    let n = 0;
+    for (const probe of this.#probes.values()) if (probe.healthy) n++;
+    return n;
   }
 
   /** Every endpoint, and whether it is in rotation. */
@@ -167,7 +175,7 @@ export class EndpointSet {
   }
 
   #changed(): void {
-    this.#onHealth(this.healthy().length);
+    this.#onHealth(this.healthyCount);
     for (const listener of [...this.#listeners]) listener();
   }
 }

@@ -10,16 +10,17 @@ import * as grpc from '@grpc/grpc-js';
 import { PluginCallError, PluginStartError, PluginUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { asBytes } from '../protocol/bytes.js';
-import { METHOD_KIND, PROTOCOL_VERSION, type WireDescribeResponse, type WireResult } from '../protocol/services.js';
+import type { WireResult } from '../protocol/services.js';
 import { CallTimer } from '../metrics/call-timer.js';
 import { ObserverReporter } from '../metrics/plugin-observer.js';
 import type { CallOptions, DynamicStream } from '../dynamic/call-channel.js';
+import { withDefaultTimeout } from '../dynamic/call-types.js';
 import { callAborted, deadlineExceeded, pluginCallError, pluginClosed, transportError } from '../dynamic/call-errors.js';
-import { connectionOn, type Connection } from '../dynamic/connection.js';
+import { connectionOn, describe, type Connection } from '../dynamic/connection.js';
 import { HostServiceTable } from '../dynamic/host-services.js';
 import { MicroBatcher } from '../dynamic/micro-batcher.js';
 import { FRAME_OVERHEAD } from '../protocol/limits.js';
-import type { MethodDescription } from '../dynamic/instance.js';
+import { toDescription, type MethodDescription, type PluginDescription } from '../dynamic/instance.js';
 import { ChannelPool } from './channel-pool.js';
 import { EndpointSet } from './endpoint-set.js';
 import { remoteSpecOf, type RemotePluginOptions, type RemoteSpec } from './options.js';
@@ -58,7 +59,7 @@ export class RemotePlugin {
   readonly #pool: ChannelPool;
   readonly #batcher: MicroBatcher;
   readonly #services: HostServiceTable;
-  #description: WireDescribeResponse = {};
+  #description: PluginDescription | undefined;
   #idempotent: ReadonlySet<string>;
   #closed = false;
   #retries = 0;
@@ -103,7 +104,7 @@ export class RemotePlugin {
       services: this.#services,
       report: this.#reporter.hostCall.bind(this.#reporter),
       // Two per healthy endpoint: round_robin then puts streams on every one of them.
-      size: () => Math.min(16, Math.max(2, 2 * this.#set.healthy().length)),
+      size: () => Math.min(16, Math.max(2, 2 * this.#set.healthyCount)),
       // Only a stream the server never answered on surely carried nothing to it: a server's own
       // words (its status text) cannot make a call on a live stream count as never sent.
       lost: (err, heard) => {
@@ -129,24 +130,27 @@ export class RemotePlugin {
   async #start(): Promise<void> {
     const until = Date.now() + this.#spec.connectTimeoutMs;
     await this.#set.start();
-    while (this.#set.healthy().length === 0 && Date.now() < until) {
+    while (this.#set.healthyCount === 0 && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(200, this.#spec.healthIntervalMs)));
       this.#set.recheck();
     }
-    if (this.#set.healthy().length === 0) {
+    if (this.#set.healthyCount === 0) {
       throw new PluginStartError('PLUGHOST_REMOTE_UNAVAILABLE', `remote plugin "${this.#spec.name}": no healthy endpoint within ${this.#spec.connectTimeoutMs} ms`, {
         found: this.#set.describe(),
         hint: 'Is the server running and reachable, and do its certificate and yours chain to the CAs each side trusts?',
       });
     }
-    try {
-      this.#description = await this.#conn.unary<WireDescribeResponse>(this.#conn.plugin, 'Describe', { protocolVersion: PROTOCOL_VERSION, hostServices: this.#services.names }, Math.max(1, until - Date.now()));
-    } catch (err) {
-      throw new PluginStartError('PLUGHOST_DESCRIBE_FAILED', `remote plugin "${this.#spec.name}": Describe failed: ${(err as Error).message}`, { cause: err });
+    // The local plugins' Describe, version check included.
+    const wire = await describe(this.#conn, this.#spec.name, Math.max(1, until - Date.now()), this.#services.names);
+    if (wire === null) {
+      throw new PluginStartError('PLUGHOST_DESCRIBE_FAILED', `remote plugin "${this.#spec.name}" does not serve plughost.v1.Plugin`, {
+        hint: 'connect() reaches plughost SDK plugins in server mode (PLUGHOST_LISTEN)',
+      });
     }
-    const marked = (this.#description.methods ?? []).filter((m) => m.idempotent).map((m) => m.name ?? '');
+    this.#description = toDescription(wire);
+    const marked = (wire.methods ?? []).filter((m) => m.idempotent).map((m) => m.name ?? '');
     this.#idempotent = new Set([...this.#spec.idempotent, ...marked]);
-    if (this.#streams && !(await this.#pool.balance(this.#set.healthy().length, until))) {
+    if (this.#streams && !(await this.#pool.balance(this.#set.healthyCount, until))) {
       throw new PluginStartError('PLUGHOST_REMOTE_UNAVAILABLE', `remote plugin "${this.#spec.name}": its Channel streams did not answer within ${this.#spec.connectTimeoutMs} ms`, {
         found: this.#set.describe(),
         hint: 'The server answers health checks and Describe but not on its Channel: is it overloaded, or not a plughost server?',
@@ -156,19 +160,19 @@ export class RemotePlugin {
   }
 
   get name(): string {
-    return this.#description.name || this.#spec.name;
+    return this.#description?.name || this.#spec.name;
   }
 
   get version(): string {
-    return this.#description.version ?? '';
+    return this.#description?.version ?? '';
   }
 
   get methods(): readonly MethodDescription[] {
-    return (this.#description.methods ?? []).map((m) => ({ name: m.name ?? '', kind: m.kind === METHOD_KIND.STREAM ? 'stream' : 'unary' }));
+    return this.#description?.methods ?? [];
   }
 
   get capabilities(): readonly string[] {
-    return this.#description.capabilities ?? [];
+    return this.#description?.capabilities ?? [];
   }
 
   /** Methods a lost call is retried for. */
@@ -177,11 +181,12 @@ export class RemotePlugin {
   }
 
   call(method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
+    const withDefaults = this.#withDefaults(options);
     return this.#timer.call(method, () =>
-      this.#withRetry(method, this.#withDefaults(options), (deadline) =>
+      this.#withRetry(method, withDefaults, (deadline) =>
         this.#streams
           ? // Calls without their own deadline or signal share batch frames, as for local plugins.
-            this.capabilities.includes('batch') && this.#withDefaults(options).timeoutMs === undefined && options.signal === undefined
+            this.capabilities.includes('batch') && withDefaults.timeoutMs === undefined && options.signal === undefined
             ? this.#batcher.call(method, payload, () => this.#pool.pick())
             : this.#pool.pick().call(method, payload, remaining(options, deadline))
           : this.#rpc<WireResult>('Call', { method, payload }, deadline, options.signal).then((res) => {
@@ -284,6 +289,6 @@ export class RemotePlugin {
   }
 
   #withDefaults(options: CallOptions): CallOptions {
-    return options.timeoutMs === undefined && this.#spec.callTimeoutMs !== undefined ? { ...options, timeoutMs: this.#spec.callTimeoutMs } : options;
+    return withDefaultTimeout(options, this.#spec.callTimeoutMs);
   }
 }

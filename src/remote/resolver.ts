@@ -11,14 +11,12 @@ const sets = new Map<string, EndpointSet>();
 let registered = false;
 let nextKey = 0;
 
-type Listener = Parameters<typeof grpc.experimental.registerResolver>[1] extends new (t: any, listener: infer L, o: any) => any ? L : never;
-
 class EndpointSetResolver implements grpc.experimental.Resolver {
   readonly #set: EndpointSet | undefined;
-  readonly #listener: Listener;
+  readonly #listener: grpc.experimental.ResolverListener;
   #unsubscribe: (() => void) | undefined;
 
-  constructor(target: grpc.experimental.GrpcUri, listener: Listener) {
+  constructor(target: grpc.experimental.GrpcUri, listener: grpc.experimental.ResolverListener) {
     this.#set = sets.get(target.path);
     this.#listener = listener;
   }
