@@ -67,10 +67,12 @@ export class ChannelPool {
       this.pick();
       const live = [...this.#live];
       // A server that never answers on its Channel must not hold connect() past its deadline.
+      let timer: NodeJS.Timeout | undefined;
       const answered = await Promise.race([
         Promise.all(live.map((m) => m.channel.answered)).then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), Math.max(0, until - Date.now())).unref()),
+        new Promise<false>((resolve) => void (timer = setTimeout(() => resolve(false), Math.max(0, until - Date.now()))).unref()),
       ]);
+      clearTimeout(timer);
       if (!answered) return false;
       const peers = new Set(live.filter((m) => !m.broken).map((m) => m.channel.peer));
       if (peers.size >= Math.min(endpoints, live.length)) return true;
